@@ -1,0 +1,90 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2Session } from 'node:http2';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { DrainTask } from './drain.js';
+import type { ConnectionInfo, ConnectionProtocol, ConnectionSnapshot, ConnectionState } from './types.js';
+
+/**
+ * Where a socket, an HTTP/2 session or a response finds its `Connection`.
+ * A symbol property rather than a WeakMap: one property load on the request hot path.
+ */
+export const kConnection = Symbol('drainkit.connection');
+
+export type Carrier = { [kConnection]?: Connection };
+
+/** A request held back behind the one in flight: the event it came with, and its request and response. */
+export interface HeldRequest {
+  event: string;
+  req: IncomingMessage;
+  res: ServerResponse;
+}
+
+/**
+ * The registry's record of one connection. It is handed out as a read-only
+ * `ConnectionInfo`; the mutable internals are for core only.
+ */
+export class Connection implements ConnectionInfo {
+  readonly id: string;
+  readonly remoteAddress: string | undefined;
+  readonly remotePort: number | undefined;
+  readonly secure: boolean;
+  readonly openedAt: number;
+  protocol: ConnectionProtocol;
+  lastActiveAt: number;
+  requestsServed = 0;
+  inFlight = 0;
+  state: ConnectionState = 'idle';
+
+  /** The socket HTTP reads from: the TLSSocket for TLS, else the net.Socket. */
+  readonly socket: Socket;
+  /** Set for HTTP/2 connections. */
+  session: Http2Session | undefined = undefined;
+  /** Set for upgraded connections: the socket handed to the `upgrade` listener. */
+  upgradedSocket: Duplex | undefined = undefined;
+  /** HTTP/1.1: the response being produced right now (one at a time per connection). */
+  currentResponse: ServerResponse | undefined = undefined;
+  /** HTTP/1.1: pipelined requests held back until the one in flight finishes. */
+  held: HeldRequest[] | undefined = undefined;
+  /** HTTP/1.1: `socket.bytesRead` when the connection last became idle; more means a head is arriving. */
+  bytesReadAtIdle = 0;
+  /** HTTP/2: the highest stream id dispatched to the application. */
+  lastStreamId = 0;
+  /** When age-based rebalancing drains it (0: never). */
+  retireAt = 0;
+  /** Set while the connection drains. */
+  task: DrainTask | undefined = undefined;
+  /** Created on the first `signalFor` of one of its requests. */
+  abortController: AbortController | undefined = undefined;
+
+  constructor(id: string, socket: Socket, protocol: ConnectionProtocol, secure: boolean, now: number) {
+    this.id = id;
+    this.socket = socket;
+    this.protocol = protocol;
+    this.secure = secure;
+    this.remoteAddress = socket.remoteAddress;
+    this.remotePort = socket.remotePort;
+    this.openedAt = now;
+    this.lastActiveAt = now;
+  }
+
+  /** True when bytes of a request head have arrived on an idle HTTP/1.1 connection. */
+  get headArriving(): boolean {
+    return this.inFlight === 0 && this.held === undefined && this.socket.bytesRead > this.bytesReadAtIdle;
+  }
+
+  toJSON(): ConnectionSnapshot {
+    return {
+      id: this.id,
+      remoteAddress: this.remoteAddress,
+      remotePort: this.remotePort,
+      protocol: this.protocol,
+      secure: this.secure,
+      openedAt: this.openedAt,
+      lastActiveAt: this.lastActiveAt,
+      requestsServed: this.requestsServed,
+      inFlight: this.inFlight,
+      state: this.state,
+    };
+  }
+}

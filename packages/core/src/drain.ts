@@ -1,0 +1,208 @@
+import type { Connection } from './connection.js';
+import type { DrainKind, DrainReport, DrainResult } from './types.js';
+
+/** The drain of one connection. Shared by every operation that asked for it. */
+export class DrainTask {
+  readonly connection: Connection;
+  readonly startedAt: number;
+  readonly reason: string | undefined;
+  /** When the connection is destroyed if still open: the earliest deadline of the operations waiting on it. */
+  deadlineAt: number;
+  /** When the strategy wants to look at the connection again (idle grace, linger, GOAWAY ping). */
+  wakeAt = Infinity;
+  completedRequests = 0;
+  droppedRequests = 0;
+  abortedRequests = 0;
+  forced = false;
+  /** HTTP/1.1 and upgraded: when our FIN was sent; from then on we only wait for the peer's. */
+  endedAt = 0;
+  /** HTTP/1.1: a request head was arriving when the drain began, so it is served once complete. */
+  servePartialHead = false;
+  /** HTTP/2: 0 before, 1 after the first GOAWAY(2^31-1), 2 after the final GOAWAY. */
+  goawayPhase: 0 | 1 | 2 = 0;
+  readonly operations: DrainOperation[] = [];
+  readonly promise: Promise<DrainResult>;
+  result: DrainResult | undefined = undefined;
+  private resolvePromise!: (result: DrainResult) => void;
+
+  constructor(connection: Connection, now: number, deadlineAt: number, reason: string | undefined) {
+    this.connection = connection;
+    this.startedAt = now;
+    this.deadlineAt = deadlineAt;
+    this.reason = reason;
+    this.promise = new Promise((resolve) => {
+      this.resolvePromise = resolve;
+    });
+  }
+
+  /** Earliest time any operation's timer must look at this task again. */
+  get nextCheckAt(): number {
+    return this.wakeAt < this.deadlineAt ? this.wakeAt : this.deadlineAt;
+  }
+
+  settle(now: number): DrainResult {
+    if (this.result) return this.result;
+    const connection = this.connection;
+    this.result = {
+      id: connection.id,
+      forced: this.forced,
+      durationMs: now - this.startedAt,
+      completedRequests: this.completedRequests,
+      droppedRequests: this.droppedRequests,
+      abortedRequests: this.abortedRequests,
+      reason: this.reason,
+      protocol: connection.protocol,
+    };
+    this.resolvePromise(this.result);
+    return this.result;
+  }
+}
+
+export interface OperationHost {
+  /** Starts (or joins) the drain of a connection for this operation. */
+  startTask(connection: Connection, operation: DrainOperation, now: number): DrainTask | undefined;
+  /** Re-examines a draining connection: deadline, idle grace, linger, GOAWAY phases. */
+  advance(task: DrainTask, now: number): void;
+  progress(operation: DrainOperation, result: DrainResult, remaining: number): void;
+}
+
+export interface OperationSettings {
+  timeoutMs: number;
+  concurrency: number;
+  spreadMs: number;
+  reason: string | undefined;
+}
+
+/**
+ * One drain call: a connection, a filtered batch, or the shutdown.
+ * It owns exactly one timer, unref'd, re-armed for the earliest moment one of
+ * its connections needs attention; never one timer per connection.
+ */
+export class DrainOperation {
+  readonly kind: DrainKind;
+  readonly settings: OperationSettings;
+  readonly startedAt: number;
+  readonly results: DrainResult[] = [];
+  private readonly host: OperationHost;
+  private readonly queue: Connection[];
+  private nextIndex = 0;
+  /** Connections that closed before their turn came. */
+  private skipped = 0;
+  private readonly active = new Set<DrainTask>();
+  private timer: NodeJS.Timeout | undefined = undefined;
+  private timerAt = Infinity;
+  private accepting = true;
+  private finished = false;
+  readonly promise: Promise<DrainReport>;
+  private resolvePromise!: (report: DrainReport) => void;
+
+  constructor(host: OperationHost, kind: DrainKind, connections: Connection[], settings: OperationSettings, now: number) {
+    this.host = host;
+    this.kind = kind;
+    this.queue = connections;
+    this.settings = settings;
+    this.startedAt = now;
+    this.promise = new Promise((resolve) => {
+      this.resolvePromise = resolve;
+    });
+  }
+
+  get total(): number {
+    return this.queue.length - this.skipped;
+  }
+
+  get ids(): string[] {
+    return this.queue.map((connection) => connection.id);
+  }
+
+  start(now: number): Promise<DrainReport> {
+    this.pump(now);
+    this.maybeFinish(now);
+    return this.promise;
+  }
+
+  /** Adds a connection that opened while this (shutdown) operation runs. */
+  add(connection: Connection, now: number): boolean {
+    if (this.finished) return false;
+    this.queue.push(connection);
+    this.pump(now);
+    return true;
+  }
+
+  /** No more connections will be added; the operation ends once its queue is done. */
+  seal(now: number): void {
+    this.accepting = false;
+    this.maybeFinish(now);
+  }
+
+  /** Makes sure the timer fires no later than `at`. */
+  schedule(at: number): void {
+    if (at >= this.timerAt || this.finished || at === Infinity) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(this.fire, Math.max(0, at - Date.now()));
+    this.timer.unref();
+  }
+
+  private readonly fire = (): void => {
+    this.timer = undefined;
+    this.timerAt = Infinity;
+    const now = Date.now();
+    for (const task of this.active) this.host.advance(task, now);
+    this.pump(now);
+    for (const task of this.active) if (!task.result) this.schedule(task.nextCheckAt);
+  };
+
+  private pump(now: number): void {
+    const { concurrency, spreadMs } = this.settings;
+    while (this.active.size < concurrency && this.nextIndex < this.queue.length) {
+      if (spreadMs > 0 && this.kind !== 'shutdown') {
+        const startAt = this.startedAt + Math.floor((spreadMs * this.nextIndex) / this.queue.length);
+        if (startAt > now) {
+          this.schedule(startAt);
+          return;
+        }
+      }
+      const connection = this.queue[this.nextIndex++]!;
+      const task = this.host.startTask(connection, this, now);
+      if (!task) {
+        this.skipped++;
+        continue;
+      }
+      this.active.add(task);
+      if (task.result) {
+        this.onTaskDone(task, task.result);
+        continue;
+      }
+      void task.promise.then((result) => this.onTaskDone(task, result));
+      this.schedule(task.nextCheckAt);
+    }
+  }
+
+  private onTaskDone(task: DrainTask, result: DrainResult): void {
+    if (!this.active.delete(task)) return;
+    this.results.push(result);
+    const now = Date.now();
+    this.host.progress(this, result, this.total - this.results.length);
+    this.pump(now);
+    this.maybeFinish(now);
+  }
+
+  private maybeFinish(now: number): void {
+    if (this.finished || this.active.size > 0 || this.nextIndex < this.queue.length) return;
+    if (this.kind === 'shutdown' && this.accepting) return;
+    this.finished = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    let forced = 0;
+    for (const result of this.results) if (result.forced) forced++;
+    this.resolvePromise({
+      kind: this.kind,
+      total: this.results.length,
+      closed: this.results.length - forced,
+      forced,
+      durationMs: now - this.startedAt,
+      results: this.results,
+    });
+  }
+}

@@ -1,0 +1,825 @@
+import { EventEmitter } from 'node:events';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { constants as h2constants } from 'node:http2';
+import type { Http2Session, ServerHttp2Stream } from 'node:http2';
+import net from 'node:net';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import tls from 'node:tls';
+import { channels } from './channels.js';
+import { Connection, kConnection } from './connection.js';
+import type { Carrier, HeldRequest } from './connection.js';
+import { DrainOperation, DrainTask } from './drain.js';
+import type { OperationHost, OperationSettings } from './drain.js';
+import { DrainError, DrainErrorCodes, describeValue } from './errors.js';
+import type { DrainerEventName, DrainerEvents, DrainerListener, ShutdownPhase } from './events.js';
+import { Http1Strategy } from './http1.js';
+import { Http2Strategy } from './http2.js';
+import { checkKnownKeys, checkObject, countOption, durationOption, resolveDrainerOptions, stringOption } from './options.js';
+import type { ProtocolStrategy, ResolvedSettings, StrategyHost } from './strategy.js';
+import type {
+  ConnectionFilter,
+  ConnectionInfo,
+  ConnectionProtocol,
+  DrainConnectionOptions,
+  DrainerOptions,
+  DrainerState,
+  DrainOptions,
+  DrainReport,
+  DrainResult,
+  DrainStats,
+  ShutdownOptions,
+  UpgradedDrainHook,
+} from './types.js';
+import { UpgradedStrategy } from './upgraded.js';
+
+const kDrainer = Symbol.for('drainkit.drainer');
+/** How many finished drain results are kept, so a repeated drain of a closed connection gets its result. */
+const RECENT_RESULTS = 1_024;
+
+type AnyServer = net.Server & { [kDrainer]?: Drainer };
+type EmitFn = (this: unknown, event: string | symbol, ...args: unknown[]) => boolean;
+
+export interface CleanupHookOptions {
+  /** Shown in errors and events. */
+  name?: string;
+  /** Default 5 000 ms. */
+  timeoutMs?: number;
+}
+
+interface CleanupHook {
+  name: string;
+  timeoutMs: number;
+  run: () => unknown;
+}
+
+let drainerSeq = 0;
+
+/**
+ * Tracks every connection of one server and drains them one by one, by
+ * filter, or all at once. Create it with `createDrainer(server, options)`.
+ */
+export class Drainer extends EventEmitter implements OperationHost, StrategyHost {
+  /** Tells drainers apart in diagnostics_channel messages. */
+  readonly drainerId = String(++drainerSeq);
+  readonly server: net.Server;
+  readonly settings: ResolvedSettings;
+
+  private readonly registry = new Map<string, Connection>();
+  private readonly recentResults = new Map<string, DrainResult>();
+  private readonly strategies: Record<ConnectionProtocol, ProtocolStrategy>;
+  private readonly isTls: boolean;
+  private readonly isHttp2: boolean;
+  private readonly originalEmit: EmitFn;
+  private readonly hookedEmit: EmitFn;
+  private readonly onSocketClose: (this: Socket) => void;
+  private readonly onResponseClose: (this: ServerResponse) => void;
+  private readonly onStreamClose: (this: ServerHttp2Stream) => void;
+  private seq = 0;
+  private acceptedCount = 0;
+  private closedCount = 0;
+  private forcedCount = 0;
+  private drainedCount = 0;
+  private currentState: DrainerState = 'serving';
+  private disposed = false;
+  private upgradedDrainHook: UpgradedDrainHook | undefined = undefined;
+  private shutdownPromise: Promise<DrainReport> | undefined = undefined;
+  private shutdownOperation: DrainOperation | undefined = undefined;
+  private shutdownController: AbortController | undefined = undefined;
+  private readonly cleanupHooks: CleanupHook[] = [];
+  private sweepTimer: NodeJS.Timeout | undefined = undefined;
+
+  constructor(server: net.Server, options?: DrainerOptions) {
+    super();
+    if (!(server instanceof net.Server)) {
+      throw new DrainError(
+        DrainErrorCodes.NOT_A_SERVER,
+        `createDrainer needs a net.Server (http, https or http2 server), got ${describeValue(server)}`,
+      );
+    }
+    if ((server as AnyServer)[kDrainer]) {
+      throw new DrainError(DrainErrorCodes.ALREADY_ATTACHED, 'This server already has a drainer; dispose() it before creating another');
+    }
+    this.settings = resolveDrainerOptions(options);
+    this.server = server;
+    this.isTls = server instanceof tls.Server;
+    // Http2Server and Http2SecureServer are not exported; updateSettings() is theirs alone.
+    this.isHttp2 = typeof (server as unknown as { updateSettings?: unknown }).updateSettings === 'function';
+    this.strategies = { 'http/1.1': new Http1Strategy(this), h2: new Http2Strategy(this), upgraded: new UpgradedStrategy(this) };
+
+    const drainer = this;
+    this.onSocketClose = function (this: Socket) {
+      const connection = (this as Carrier)[kConnection];
+      if (connection && connection.socket === this) drainer.closeConnection(connection);
+    };
+    this.onResponseClose = function (this: ServerResponse) {
+      const connection = (this as Carrier)[kConnection];
+      if (connection) drainer.responseClosed(connection, this);
+    };
+    this.onStreamClose = function (this: ServerHttp2Stream) {
+      const connection = (this as Carrier)[kConnection];
+      if (connection) drainer.streamClosed(connection, this);
+    };
+
+    (server as AnyServer)[kDrainer] = this;
+    // Prepended, so the connection is known before Node's own listener creates
+    // an HTTP/2 session or a parser for it.
+    server.prependListener(this.isTls ? 'secureConnection' : 'connection', this.onConnection);
+    server.on('session', this.onSession);
+
+    // Requests are intercepted at emit() so that every 'request' listener, added
+    // before or after us (Express, Koa, Fastify, Nest), sees them only when
+    // drainkit dispatches them.
+    this.originalEmit = server.emit as EmitFn;
+    const originalEmit = this.originalEmit;
+    this.hookedEmit = function (this: unknown, event: string | symbol) {
+      if (!drainer.disposed) {
+        switch (event) {
+          case 'request':
+          case 'checkContinue':
+          case 'checkExpectation':
+            return drainer.onRequest(event, arguments[1] as IncomingMessage, arguments[2] as ServerResponse, arguments);
+          case 'stream':
+            return drainer.onStream(arguments[1] as ServerHttp2Stream, arguments);
+          case 'upgrade':
+            return drainer.onUpgrade(arguments[1] as IncomingMessage, arguments[2] as Duplex, arguments);
+        }
+      }
+      return Reflect.apply(originalEmit, this, arguments) as boolean;
+    };
+    server.emit = this.hookedEmit as net.Server['emit'];
+
+    if (this.settings.maxConnectionAgeMs > 0) this.startAgeSweep();
+  }
+
+  // ---------------------------------------------------------------- public API
+
+  get state(): DrainerState {
+    return this.currentState;
+  }
+
+  /** False once shutdown has started: what a readiness probe should answer. */
+  isReady(): boolean {
+    return this.currentState === 'serving' && !this.disposed;
+  }
+
+  connections(filter?: ConnectionFilter): ConnectionInfo[] {
+    if (filter !== undefined && typeof filter !== 'function') {
+      throw new DrainError(DrainErrorCodes.INVALID_ARGUMENT, `connections(filter): filter must be a function, got ${describeValue(filter)}`);
+    }
+    const list: ConnectionInfo[] = [];
+    for (const connection of this.registry.values()) if (!filter || filter(connection)) list.push(connection);
+    return list;
+  }
+
+  get(id: string): ConnectionInfo | undefined {
+    if (typeof id !== 'string') {
+      throw new DrainError(DrainErrorCodes.INVALID_ARGUMENT, `get(id): id must be a string, got ${describeValue(id)}`);
+    }
+    return this.registry.get(id);
+  }
+
+  /**
+   * The connection of a request (http/https/Http2ServerRequest), a response,
+   * an HTTP/2 stream or session, or a socket; undefined if not ours.
+   */
+  connectionOf(target: unknown): ConnectionInfo | undefined {
+    return this.findConnection(target);
+  }
+
+  /** Close a connection gracefully; resolves (never rejects on timeout) when it is closed. */
+  drainConnection(id: string, options?: DrainConnectionOptions): Promise<DrainResult> {
+    try {
+      const opts = checkObject('drainConnection options', options);
+      checkKnownKeys('drainConnection options', opts, ['timeoutMs', 'reason']);
+      const timeoutMs = durationOption('timeoutMs', opts.timeoutMs, this.settings.timeoutMs);
+      const reason = stringOption('reason', opts.reason);
+      if (typeof id !== 'string') {
+        throw new DrainError(DrainErrorCodes.INVALID_ARGUMENT, `drainConnection(id): id must be a string, got ${describeValue(id)}`);
+      }
+      this.assertUsable();
+      const connection = this.registry.get(id);
+      if (!connection) {
+        const recent = this.recentResults.get(id);
+        if (recent) return Promise.resolve(recent);
+        throw new DrainError(DrainErrorCodes.UNKNOWN_CONNECTION, `No open connection with id ${JSON.stringify(id)}`);
+      }
+      if (connection.task) {
+        // Already draining: the same result, with the earlier of the two deadlines.
+        this.runOperation('connection', [connection], { timeoutMs, concurrency: 1, spreadMs: 0, reason }, false);
+        return connection.task.promise;
+      }
+      return this.runOperation('connection', [connection], { timeoutMs, concurrency: 1, spreadMs: 0, reason }).then(
+        (report) => report.results[0] ?? this.recentResults.get(id)!,
+      );
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Drain the connections matching `filter` (all when omitted); the server keeps accepting. */
+  drain(filter?: ConnectionFilter, options?: DrainOptions): Promise<DrainReport> {
+    try {
+      if (filter !== undefined && filter !== null && typeof filter !== 'function') {
+        throw new DrainError(DrainErrorCodes.INVALID_ARGUMENT, `drain(filter): filter must be a function, got ${describeValue(filter)}`);
+      }
+      const opts = checkObject('drain options', options);
+      checkKnownKeys('drain options', opts, ['timeoutMs', 'concurrency', 'spreadMs', 'reason']);
+      const settings: OperationSettings = {
+        timeoutMs: durationOption('timeoutMs', opts.timeoutMs, this.settings.timeoutMs),
+        concurrency: countOption('concurrency', opts.concurrency, Infinity, 1, true),
+        spreadMs: durationOption('spreadMs', opts.spreadMs, 0),
+        reason: stringOption('reason', opts.reason),
+      };
+      this.assertUsable();
+      const selected: Connection[] = [];
+      for (const connection of this.registry.values()) if (!filter || filter(connection)) selected.push(connection);
+      return this.runOperation('batch', selected, settings);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * Readiness fails at once; after `shutdownDelayMs` the listener closes and
+   * every connection drains; then the `onShutdown` cleanup hooks run.
+   * A second call returns the same promise.
+   */
+  shutdown(options?: ShutdownOptions): Promise<DrainReport> {
+    if (this.shutdownPromise) return this.shutdownPromise;
+    try {
+      const opts = checkObject('shutdown options', options);
+      checkKnownKeys('shutdown options', opts, ['timeoutMs', 'reason', 'shutdownDelayMs']);
+      const settings: OperationSettings = {
+        timeoutMs: durationOption('timeoutMs', opts.timeoutMs, this.settings.timeoutMs),
+        concurrency: Infinity,
+        spreadMs: 0,
+        reason: stringOption('reason', opts.reason) ?? 'shutdown',
+      };
+      const delayMs = durationOption('shutdownDelayMs', opts.shutdownDelayMs, this.settings.shutdownDelayMs);
+      this.assertUsable();
+      this.currentState = 'shutting-down';
+      this.shutdownController?.abort(shuttingDownError());
+      for (const connection of this.registry.values()) abortConnection(connection, shuttingDownError);
+      this.phase('readiness-failed');
+      this.shutdownPromise = this.runShutdown(settings, delayMs);
+      return this.shutdownPromise;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * An AbortSignal that aborts the moment the request's connection starts
+   * draining or the server starts shutting down: for SSE, long polling and
+   * streaming handlers, which write their last bytes and end.
+   */
+  signalFor(target: unknown): AbortSignal {
+    const connection = this.findConnection(target);
+    if (!connection) {
+      if (target === null || typeof target !== 'object') {
+        throw new DrainError(DrainErrorCodes.INVALID_ARGUMENT, `signalFor() needs a request, response, stream or socket, got ${describeValue(target)}`);
+      }
+      // A request on a connection we never saw (opened before the drainer): it still learns of shutdown.
+      this.shutdownController ??= new AbortController();
+      if (this.currentState !== 'serving' && !this.shutdownController.signal.aborted) this.shutdownController.abort(shuttingDownError());
+      return this.shutdownController.signal;
+    }
+    if (!connection.abortController) {
+      connection.abortController = new AbortController();
+      if (connection.task) connection.abortController.abort(drainingError());
+      else if (this.currentState !== 'serving') connection.abortController.abort(shuttingDownError());
+    }
+    return connection.abortController.signal;
+  }
+
+  /**
+   * Close the request's connection gracefully once its current response is
+   * sent (HTTP/1.1: `Connection: close` on it; HTTP/2: GOAWAY, other streams finish).
+   */
+  drainAfterResponse(target: unknown, options?: DrainConnectionOptions): Promise<DrainResult> {
+    const connection = this.findConnection(target);
+    if (!connection) {
+      return Promise.reject(
+        new DrainError(DrainErrorCodes.UNKNOWN_CONNECTION, 'drainAfterResponse(): the request belongs to no connection this drainer tracks'),
+      );
+    }
+    return this.drainConnection(connection.id, { reason: 'drain-after-response', ...options });
+  }
+
+  /** How an upgraded (e.g. WebSocket) connection is wound down when drained. Called once per connection. */
+  onUpgradedDrain(hook: UpgradedDrainHook | undefined): this {
+    if (hook !== undefined && typeof hook !== 'function') {
+      throw new DrainError(DrainErrorCodes.INVALID_ARGUMENT, `onUpgradedDrain(hook): hook must be a function, got ${describeValue(hook)}`);
+    }
+    this.upgradedDrainHook = hook;
+    return this;
+  }
+
+  /** A cleanup step run after the last connection closed during shutdown (close databases, flush logs). */
+  onShutdown(run: () => unknown, options?: CleanupHookOptions): this {
+    if (typeof run !== 'function') {
+      throw new DrainError(DrainErrorCodes.INVALID_ARGUMENT, `onShutdown(fn): fn must be a function, got ${describeValue(run)}`);
+    }
+    const opts = checkObject('onShutdown options', options);
+    checkKnownKeys('onShutdown options', opts, ['name', 'timeoutMs']);
+    this.cleanupHooks.push({
+      name: stringOption('name', opts.name) ?? (run.name || `cleanup#${this.cleanupHooks.length + 1}`),
+      timeoutMs: durationOption('timeoutMs', opts.timeoutMs, 5_000),
+      run,
+    });
+    return this;
+  }
+
+  stats(): DrainStats {
+    let idle = 0;
+    let active = 0;
+    let draining = 0;
+    let inFlight = 0;
+    for (const connection of this.registry.values()) {
+      inFlight += connection.inFlight;
+      if (connection.state === 'draining') draining++;
+      else if (connection.state === 'active') active++;
+      else idle++;
+    }
+    return {
+      open: this.registry.size,
+      idle,
+      active,
+      draining,
+      inFlight,
+      accepted: this.acceptedCount,
+      closed: this.closedCount,
+      forcedClosed: this.forcedCount,
+      drained: this.drainedCount,
+      state: this.currentState,
+    };
+  }
+
+  /** Detach from the server, leaving it as it was: held requests are released, nothing is closed. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    const server = this.server as AnyServer;
+    server.removeListener(this.isTls ? 'secureConnection' : 'connection', this.onConnection);
+    server.removeListener('session', this.onSession);
+    if (server.emit === this.hookedEmit) server.emit = this.originalEmit as net.Server['emit'];
+    if (server[kDrainer] === this) delete server[kDrainer];
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    const now = Date.now();
+    for (const connection of this.registry.values()) {
+      connection.socket.removeListener('close', this.onSocketClose);
+      delete (connection.socket as Carrier)[kConnection];
+      const held = connection.held;
+      connection.held = undefined;
+      if (held) for (const request of held) this.originalEmit.call(server, request.event, request.req, request.res);
+      connection.task?.settle(now);
+    }
+    this.registry.clear();
+  }
+
+  // ------------------------------------------------------- typed event helpers
+
+  override on<E extends DrainerEventName>(event: E, listener: DrainerListener<E>): this;
+  override on(event: string | symbol, listener: (...args: any[]) => void): this;
+  override on(event: string | symbol, listener: (...args: any[]) => void): this {
+    return super.on(event, listener);
+  }
+
+  override once<E extends DrainerEventName>(event: E, listener: DrainerListener<E>): this;
+  override once(event: string | symbol, listener: (...args: any[]) => void): this;
+  override once(event: string | symbol, listener: (...args: any[]) => void): this {
+    return super.once(event, listener);
+  }
+
+  override off<E extends DrainerEventName>(event: E, listener: DrainerListener<E>): this;
+  override off(event: string | symbol, listener: (...args: any[]) => void): this;
+  override off(event: string | symbol, listener: (...args: any[]) => void): this {
+    return super.off(event, listener);
+  }
+
+  private fire<E extends DrainerEventName>(event: E, payload: DrainerEvents[E]): void {
+    if (this.listenerCount(event) === 0) return;
+    try {
+      this.emit(event, payload);
+    } catch (error) {
+      // A throwing listener must not break a drain in progress.
+      this.warn({ err: error, event }, 'drainkit: event listener threw');
+    }
+  }
+
+  // ------------------------------------------------------------ connections
+
+  private readonly onConnection = (socket: Socket): void => {
+    if (this.disposed || (socket as Carrier)[kConnection]) return;
+    const tlsSocket = socket as tls.TLSSocket;
+    const protocol: ConnectionProtocol = this.isHttp2 && (!this.isTls || tlsSocket.alpnProtocol === 'h2') ? 'h2' : 'http/1.1';
+    this.track(socket, protocol);
+  };
+
+  private readonly onSession = (session: Http2Session): void => {
+    // session.socket is a proxy that forwards property reads to the socket.
+    const connection = (session.socket as Carrier)[kConnection];
+    if (!connection || connection.state === 'closed') return;
+    connection.protocol = 'h2';
+    connection.session = session;
+    (session as Carrier)[kConnection] = connection;
+  };
+
+  private track(socket: Socket, protocol: ConnectionProtocol): Connection {
+    const now = Date.now();
+    const connection = new Connection(`${this.drainerId}-${++this.seq}`, socket, protocol, this.isTls, now);
+    (socket as Carrier)[kConnection] = connection;
+    socket.on('close', this.onSocketClose);
+    this.registry.set(connection.id, connection);
+    this.acceptedCount++;
+    const { maxConnectionAgeMs, maxConnectionAgeJitter } = this.settings;
+    if (maxConnectionAgeMs > 0) {
+      connection.retireAt = now + maxConnectionAgeMs * (1 + maxConnectionAgeJitter * (2 * Math.random() - 1));
+    }
+    if (this.listenerCount('connection:open') > 0) this.fire('connection:open', { connection });
+    if (channels.connectionOpen.hasSubscribers) channels.connectionOpen.publish({ connection, drainerId: this.drainerId });
+    if (this.currentState !== 'serving' && this.shutdownOperation) {
+      if (this.shutdownOperation.add(connection, now) === false) this.drainLate(connection);
+    }
+    return connection;
+  }
+
+  private closeConnection(connection: Connection): void {
+    if (connection.state === 'closed') return;
+    const now = Date.now();
+    connection.state = 'closed';
+    this.registry.delete(connection.id);
+    this.closedCount++;
+    const task = connection.task;
+    let forced = false;
+    if (task && !task.result) {
+      forced = task.forced;
+      if (connection.held) task.droppedRequests += connection.held.length;
+      if (forced) {
+        this.forcedCount++;
+        task.abortedRequests += connection.inFlight;
+        this.warn({ connectionId: connection.id, remoteAddress: connection.remoteAddress, inFlight: connection.inFlight }, 'drainkit: connection force-closed at drain deadline');
+      } else {
+        this.drainedCount++;
+      }
+      const result = task.settle(now);
+      this.recentResults.set(connection.id, result);
+      if (this.recentResults.size > RECENT_RESULTS) this.recentResults.delete(this.recentResults.keys().next().value!);
+      this.fire('connection:drained', result);
+      if (channels.connectionDrained.hasSubscribers) channels.connectionDrained.publish({ result, drainerId: this.drainerId });
+    }
+    connection.held = undefined;
+    connection.currentResponse = undefined;
+    this.fire('connection:close', { connection, forced });
+    if (channels.connectionClose.hasSubscribers) channels.connectionClose.publish({ connection, forced, drainerId: this.drainerId });
+  }
+
+  private findConnection(target: unknown): Connection | undefined {
+    if (target === null || typeof target !== 'object') return undefined;
+    const candidate = target as Carrier & { socket?: Carrier | null; stream?: { session?: Carrier } | null; session?: Carrier | null };
+    // Own mark first (socket, session, response, stream); then a request's socket
+    // (for an Http2ServerRequest that is a proxy forwarding to the real socket).
+    const connection =
+      candidate[kConnection] ?? candidate.socket?.[kConnection] ?? candidate.stream?.session?.[kConnection] ?? candidate.session?.[kConnection];
+    return connection && this.registry.get(connection.id) === connection ? connection : undefined;
+  }
+
+  // ------------------------------------------------------------- HTTP/1.1
+
+  private onRequest(event: string, req: IncomingMessage, res: ServerResponse, args: IArguments): boolean {
+    const connection = (req.socket as Carrier | null)?.[kConnection];
+    if (!connection || connection.protocol !== 'http/1.1' || connection.state === 'closed') {
+      return Reflect.apply(this.originalEmit, this.server, args) as boolean;
+    }
+    const now = Date.now();
+    const task = connection.task;
+    // One request at a time per connection: Node starts pipelined handlers
+    // concurrently, and "not yet started" has to mean something for a drain.
+    if (connection.inFlight > 0 || (task !== undefined && task.endedAt !== 0)) {
+      (connection.held ??= []).push({ event, req, res });
+      return true;
+    }
+    if (task === undefined && connection.retireAt !== 0 && now >= connection.retireAt) {
+      this.retire(connection, 'max-connection-age');
+    }
+    this.dispatch(connection, { event, req, res }, now);
+    return true;
+  }
+
+  private dispatch(connection: Connection, request: HeldRequest, now: number): void {
+    const { res } = request;
+    connection.inFlight++;
+    connection.lastActiveAt = now;
+    connection.currentResponse = res;
+    (res as Carrier)[kConnection] = connection;
+    res.on('close', this.onResponseClose);
+    const max = this.settings.maxRequestsPerConnection;
+    if (connection.task === undefined && max > 0 && connection.requestsServed + 1 >= max) {
+      this.retire(connection, 'max-requests');
+    }
+    const task = connection.task;
+    if (task) {
+      // Served during a drain (a head that was arriving, or within idle grace): the last one.
+      task.servePartialHead = false;
+      res.shouldKeepAlive = false;
+      connection.state = 'draining';
+    } else {
+      connection.state = 'active';
+    }
+    this.originalEmit.call(this.server, request.event, request.req, res);
+  }
+
+  private responseClosed(connection: Connection, res: ServerResponse): void {
+    if (connection.state === 'closed' || connection.currentResponse !== res) return;
+    const now = Date.now();
+    connection.inFlight--;
+    connection.currentResponse = undefined;
+    connection.lastActiveAt = now;
+    const task = connection.task;
+    if (res.writableFinished) {
+      connection.requestsServed++;
+      if (task) task.completedRequests++;
+    } else if (task) {
+      task.abortedRequests++;
+    }
+    if (task) {
+      this.advance(task, now);
+      return;
+    }
+    const next = connection.held?.shift();
+    if (connection.held?.length === 0) connection.held = undefined;
+    if (next && !connection.socket.destroyed) {
+      this.dispatch(connection, next, now);
+      return;
+    }
+    connection.state = 'idle';
+    connection.bytesReadAtIdle = connection.socket.bytesRead;
+  }
+
+  // ------------------------------------------------------------- HTTP/2
+
+  private onStream(stream: ServerHttp2Stream, args: IArguments): boolean {
+    const connection = (stream.session as Carrier | undefined)?.[kConnection];
+    if (!connection || connection.state === 'closed') return Reflect.apply(this.originalEmit, this.server, args) as boolean;
+    const task = connection.task;
+    const id = stream.id ?? 0;
+    if (task && task.goawayPhase === 2 && id > connection.lastStreamId) {
+      // Beyond the final GOAWAY's last stream id: refused, never dispatched (RFC 9113 §6.8).
+      task.droppedRequests++;
+      stream.close(h2constants.NGHTTP2_REFUSED_STREAM);
+      return true;
+    }
+    const now = Date.now();
+    if (id > connection.lastStreamId) connection.lastStreamId = id;
+    connection.inFlight++;
+    connection.lastActiveAt = now;
+    connection.state = task ? 'draining' : 'active';
+    (stream as Carrier)[kConnection] = connection;
+    stream.on('close', this.onStreamClose);
+    if (task === undefined) {
+      const max = this.settings.maxRequestsPerConnection;
+      if (max > 0 && connection.requestsServed + connection.inFlight >= max) this.retire(connection, 'max-requests');
+      else if (connection.retireAt !== 0 && now >= connection.retireAt) this.retire(connection, 'max-connection-age');
+    }
+    return Reflect.apply(this.originalEmit, this.server, args) as boolean;
+  }
+
+  private streamClosed(connection: Connection, stream: ServerHttp2Stream): void {
+    if (connection.state === 'closed') return;
+    const now = Date.now();
+    connection.inFlight--;
+    connection.lastActiveAt = now;
+    const task = connection.task;
+    if (stream.rstCode === undefined || stream.rstCode === h2constants.NGHTTP2_NO_ERROR) {
+      connection.requestsServed++;
+      if (task) task.completedRequests++;
+    } else if (task) {
+      task.abortedRequests++;
+    }
+    if (task) this.advance(task, now);
+    else if (connection.inFlight === 0) connection.state = 'idle';
+  }
+
+  // ------------------------------------------------------------- upgrades
+
+  private onUpgrade(req: IncomingMessage, socket: Duplex, args: IArguments): boolean {
+    const connection = (req.socket as Carrier | null)?.[kConnection];
+    if (connection && connection.state !== 'closed') {
+      connection.protocol = 'upgraded';
+      connection.upgradedSocket = socket;
+      connection.requestsServed++;
+      connection.lastActiveAt = Date.now();
+      connection.state = connection.task ? 'draining' : 'active';
+    }
+    const handled = Reflect.apply(this.originalEmit, this.server, args) as boolean;
+    // Draining already (a head was arriving when the drain began): wind the new upgrade down at once.
+    if (connection?.task && connection.state !== 'closed') this.strategies.upgraded.begin(connection, connection.task, Date.now());
+    return handled;
+  }
+
+  // ------------------------------------------------------------- draining
+
+  private runOperation(kind: 'connection' | 'batch', connections: Connection[], settings: OperationSettings, announce = true): Promise<DrainReport> {
+    const now = Date.now();
+    const operation = new DrainOperation(this, kind, connections, settings, now);
+    if (announce) this.announceStart(operation);
+    return operation.start(now).then((report) => this.announceEnd(report));
+  }
+
+  private announceStart(operation: DrainOperation): void {
+    const payload = { kind: operation.kind, ids: operation.ids, total: operation.total, reason: operation.settings.reason };
+    this.fire('drain:start', payload);
+    if (channels.drainStart.hasSubscribers) channels.drainStart.publish({ ...payload, drainerId: this.drainerId });
+    this.settings.logger?.info({ kind: payload.kind, total: payload.total, reason: payload.reason }, 'drainkit: drain started');
+  }
+
+  private announceEnd(report: DrainReport): DrainReport {
+    this.fire('drain:end', report);
+    if (channels.drainEnd.hasSubscribers) channels.drainEnd.publish({ report, drainerId: this.drainerId });
+    this.settings.logger?.info(
+      { kind: report.kind, total: report.total, closed: report.closed, forced: report.forced, durationMs: report.durationMs },
+      'drainkit: drain finished',
+    );
+    return report;
+  }
+
+  /** OperationHost: start or join the drain of one connection. */
+  startTask(connection: Connection, operation: DrainOperation, now: number): DrainTask | undefined {
+    if (connection.state === 'closed') return undefined;
+    const deadlineAt = now + operation.settings.timeoutMs;
+    let task = connection.task;
+    if (task) {
+      task.operations.push(operation);
+      if (deadlineAt < task.deadlineAt) {
+        task.deadlineAt = deadlineAt;
+        if (now >= deadlineAt) this.advance(task, now);
+      }
+      return task;
+    }
+    task = new DrainTask(connection, now, deadlineAt, operation.settings.reason);
+    task.operations.push(operation);
+    connection.task = task;
+    connection.state = 'draining';
+    abortConnection(connection, drainingError);
+    this.strategies[connection.protocol].begin(connection, task, now);
+    if (now >= deadlineAt) this.advance(task, now);
+    return task;
+  }
+
+  /** OperationHost and StrategyHost: re-examine a draining connection. */
+  advance(task: DrainTask, now: number): void {
+    const connection = task.connection;
+    if (task.result || connection.state === 'closed') return;
+    const strategy = this.strategies[connection.protocol];
+    if (now >= task.deadlineAt) {
+      strategy.force(connection, task);
+      return;
+    }
+    strategy.advance(connection, task, now);
+    this.reschedule(task);
+  }
+
+  reschedule(task: DrainTask): void {
+    for (const operation of task.operations) operation.schedule(task.nextCheckAt);
+  }
+
+  progress(operation: DrainOperation, result: DrainResult, remaining: number): void {
+    if (operation.kind === 'connection') return;
+    const payload = { kind: operation.kind, remaining, total: operation.total, result };
+    this.fire('drain:progress', payload);
+    if (channels.drainProgress.hasSubscribers) channels.drainProgress.publish({ ...payload, drainerId: this.drainerId });
+  }
+
+  upgradedHook(): UpgradedDrainHook | undefined {
+    return this.upgradedDrainHook;
+  }
+
+  warn(obj: object, msg: string): void {
+    this.settings.logger?.warn(obj, msg);
+  }
+
+  /** Rebalancing (age or request cap): a graceful drain with the default timeout. */
+  private retire(connection: Connection, reason: string): void {
+    this.runOperation('connection', [connection], { timeoutMs: this.settings.timeoutMs, concurrency: 1, spreadMs: 0, reason });
+  }
+
+  /** A connection that arrived after the shutdown drain finished (a late TLS handshake). */
+  private drainLate(connection: Connection): void {
+    this.runOperation('connection', [connection], { timeoutMs: this.settings.timeoutMs, concurrency: 1, spreadMs: 0, reason: 'shutdown' }, false);
+  }
+
+  /** One shared sweep for connection age, never a timer per connection. */
+  private startAgeSweep(): void {
+    const period = Math.min(1_000, Math.max(10, Math.floor(this.settings.maxConnectionAgeMs / 10)));
+    this.sweepTimer = setInterval(() => {
+      if (this.currentState !== 'serving') return;
+      const now = Date.now();
+      for (const connection of this.registry.values()) {
+        if (!connection.task && connection.retireAt !== 0 && now >= connection.retireAt) this.retire(connection, 'max-connection-age');
+      }
+    }, period);
+    this.sweepTimer.unref();
+  }
+
+  // ------------------------------------------------------------- shutdown
+
+  private phase(phase: ShutdownPhase, report?: DrainReport): void {
+    const payload = report ? { phase, at: Date.now(), report } : { phase, at: Date.now() };
+    this.fire('shutdown:phase', payload);
+    if (channels.shutdownPhase.hasSubscribers) channels.shutdownPhase.publish({ ...payload, drainerId: this.drainerId });
+  }
+
+  private async runShutdown(settings: OperationSettings, delayMs: number): Promise<DrainReport> {
+    if (delayMs > 0) {
+      // Still serving normally, so load balancers remove this instance before the listener closes.
+      await new Promise<void>((resolve) => setTimeout(resolve, delayMs).unref());
+      this.phase('delay-elapsed');
+    }
+    const startedAt = Date.now();
+    const listenerClosed = this.stopListening();
+    this.phase('listener-closed');
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    const operation = new DrainOperation(this, 'shutdown', [...this.registry.values()], settings, startedAt);
+    this.shutdownOperation = operation;
+    this.announceStart(operation);
+    const running = operation.start(startedAt);
+    operation.seal(Date.now());
+    const report = this.announceEnd(await running);
+    this.shutdownOperation = undefined;
+    // Connections we never tracked (opened before the drainer) hold the listener open; give them the rest of the grace period.
+    const left = startedAt + settings.timeoutMs - Date.now();
+    if (!(await withTimeout(listenerClosed, left))) {
+      (this.server as { closeAllConnections?: () => void }).closeAllConnections?.();
+    }
+    this.phase('drained', report);
+    await this.runCleanupHooks();
+    this.phase('cleanup-done', report);
+    this.currentState = 'closed';
+    return report;
+  }
+
+  /** Stop accepting without Node's own idle-connection sweep, which would reset connections drainkit is closing gracefully. */
+  private stopListening(): Promise<void> {
+    return new Promise((resolve) => {
+      if (!this.server.listening) {
+        resolve();
+        return;
+      }
+      net.Server.prototype.close.call(this.server, () => resolve());
+    });
+  }
+
+  private async runCleanupHooks(): Promise<void> {
+    for (const hook of this.cleanupHooks) {
+      try {
+        const outcome = await withTimeout(Promise.resolve().then(hook.run), hook.timeoutMs);
+        if (!outcome) throw new Error(`timed out after ${hook.timeoutMs} ms`);
+      } catch (cause) {
+        const error = new DrainError(DrainErrorCodes.CLEANUP_FAILED, `Shutdown cleanup "${hook.name}" failed: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+        this.settings.logger?.error({ err: error, hook: hook.name }, 'drainkit: shutdown cleanup failed');
+        this.fire('cleanup:error', { name: hook.name, error });
+      }
+    }
+  }
+
+  private assertUsable(): void {
+    if (this.disposed) throw new DrainError(DrainErrorCodes.DISPOSED, 'This drainer was disposed');
+  }
+}
+
+function drainingError(): DrainError {
+  return new DrainError(DrainErrorCodes.CONNECTION_DRAINING, 'The connection is draining');
+}
+
+function shuttingDownError(): DrainError {
+  return new DrainError(DrainErrorCodes.SHUTTING_DOWN, 'The server is shutting down');
+}
+
+function abortConnection(connection: Connection, reason: () => DrainError): void {
+  const controller = connection.abortController;
+  if (controller && !controller.signal.aborted) controller.abort(reason());
+}
+
+/** Resolves true when `promise` settles in time, false at the timeout (one unref'd timer). */
+function withTimeout(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  if (ms <= 0) return Promise.race([promise.then(() => true), Promise.resolve(false)]);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    timer.unref();
+    promise.then(
+      () => {
+        clearTimeout(timer);
+        resolve(true);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+}
+
+export function createDrainer(server: net.Server, options?: DrainerOptions): Drainer {
+  return new Drainer(server, options);
+}

@@ -1,0 +1,44 @@
+export { createDrainer, Drainer } from './drainer.js';
+export type { CleanupHookOptions } from './drainer.js';
+export { DrainError, DrainErrorCodes, isDrainError } from './errors.js';
+export type { DrainErrorCode } from './errors.js';
+export { channelNames, channels } from './channels.js';
+export type {
+  ConnectionCloseMessage,
+  ConnectionDrainedMessage,
+  ConnectionOpenMessage,
+  DrainEndMessage,
+  DrainProgressMessage,
+  DrainStartMessage,
+  ShutdownPhaseMessage,
+} from './channels.js';
+export type {
+  CleanupErrorEvent,
+  ConnectionCloseEvent,
+  ConnectionOpenEvent,
+  DrainerEventName,
+  DrainerEvents,
+  DrainerListener,
+  DrainProgressEvent,
+  DrainStartEvent,
+  ShutdownPhase,
+  ShutdownPhaseEvent,
+} from './events.js';
+export type {
+  ConnectionFilter,
+  ConnectionInfo,
+  ConnectionProtocol,
+  ConnectionSnapshot,
+  ConnectionState,
+  DrainConnectionOptions,
+  DrainerOptions,
+  DrainerState,
+  DrainKind,
+  DrainLogger,
+  DrainOptions,
+  DrainReport,
+  DrainResult,
+  DrainStats,
+  ShutdownOptions,
+  UpgradedDrainHook,
+} from './types.js';

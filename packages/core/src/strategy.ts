@@ -1,0 +1,37 @@
+import type { Connection } from './connection.js';
+import type { DrainTask } from './drain.js';
+import type { ConnectionInfo, DrainLogger, UpgradedDrainHook } from './types.js';
+
+export interface ResolvedSettings {
+  timeoutMs: number;
+  idleGraceMs: number;
+  lingerMs: number;
+  goawayPingTimeoutMs: number;
+  maxConnectionAgeMs: number;
+  maxConnectionAgeJitter: number;
+  maxRequestsPerConnection: number;
+  shutdownDelayMs: number;
+  logger: DrainLogger | undefined;
+}
+
+/** What a protocol strategy may ask of the drainer. */
+export interface StrategyHost {
+  readonly settings: ResolvedSettings;
+  /** The task's `wakeAt` moved: make its operations' timers fire in time. */
+  reschedule(task: DrainTask): void;
+  upgradedHook(): UpgradedDrainHook | undefined;
+  warn(obj: object, msg: string): void;
+}
+
+/**
+ * How one protocol winds a connection down. `begin` runs once when the drain
+ * starts; `advance` whenever something changed or a wake time passed; `force`
+ * at the deadline. None of them may throw.
+ */
+export interface ProtocolStrategy {
+  begin(connection: Connection, task: DrainTask, now: number): void;
+  advance(connection: Connection, task: DrainTask, now: number): void;
+  force(connection: Connection, task: DrainTask): void;
+}
+
+export type { ConnectionInfo };
