@@ -1,0 +1,346 @@
+import http from 'node:http';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createDrainer, DrainError } from '@drainkit/core';
+import type { Drainer } from '@drainkit/core';
+import { closeServer, deferred, get, listen, RawClient, request, until } from '../helpers/net.js';
+
+interface Fixture {
+  server: http.Server;
+  drainer: Drainer;
+  port: number;
+  calls: string[];
+  /** Handlers for paths starting with /slow wait for this. */
+  release: () => void;
+  started: Promise<void>;
+}
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function setup(options: Parameters<typeof createDrainer>[1] = {}): Promise<Fixture> {
+  const calls: string[] = [];
+  let gate = deferred();
+  let started = deferred();
+  const server = http.createServer((req, res) => {
+    calls.push(req.url ?? '');
+    if (req.url?.startsWith('/slow')) {
+      started.resolve();
+      void gate.promise.then(() => res.end(`done ${req.url}`));
+      return;
+    }
+    if (req.url === '/never') {
+      started.resolve();
+      return;
+    }
+    res.end(`ok ${req.url}`);
+  });
+  const drainer = createDrainer(server, options);
+  const port = await listen(server);
+  const fixture: Fixture = {
+    server,
+    drainer,
+    port,
+    calls,
+    release: () => gate.resolve(),
+    get started() {
+      return started.promise;
+    },
+  };
+  cleanups.push(async () => {
+    gate.resolve();
+    drainer.dispose();
+    await closeServer(server);
+  });
+  return fixture;
+}
+
+async function client(port: number): Promise<RawClient> {
+  const c = await RawClient.connect(port);
+  cleanups.push(() => c.destroy());
+  return c;
+}
+
+describe('HTTP/1.1 per-connection drain', () => {
+  it('closes an idle keep-alive connection at once with a clean FIN', async () => {
+    const f = await setup();
+    const c = await client(f.port);
+    c.write(get('/a'));
+    await c.waitFor((d) => d.includes('ok /a'));
+    await until(() => f.drainer.connections()[0]?.state === 'idle');
+    const [conn] = f.drainer.connections();
+    const before = c.data.length;
+    const startedAt = Date.now();
+    const result = await f.drainer.drainConnection(conn!.id);
+    await c.closed;
+    expect(c.ended).toBe(true);
+    expect(c.error).toBeUndefined();
+    expect(c.data.length).toBe(before);
+    expect(c.endedAt - startedAt).toBeLessThan(50);
+    expect(result).toMatchObject({ id: conn!.id, forced: false, completedRequests: 0, droppedRequests: 0 });
+    expect(f.drainer.get(conn!.id)).toBeUndefined();
+  });
+
+  it('counts a new connection that has sent nothing as idle', async () => {
+    const f = await setup();
+    const c = await client(f.port);
+    await until(() => f.drainer.connections().length === 1);
+    const [conn] = f.drainer.connections();
+    expect(conn!.state).toBe('idle');
+    const result = await f.drainer.drainConnection(conn!.id);
+    await c.closed;
+    expect(c.ended).toBe(true);
+    expect(c.data).toBe('');
+    expect(result.forced).toBe(false);
+  });
+
+  it('lets an in-flight request finish with Connection: close, then closes cleanly', async () => {
+    const f = await setup();
+    const c = await client(f.port);
+    c.write(get('/slow'));
+    await f.started;
+    const [conn] = f.drainer.connections();
+    expect(conn!.inFlight).toBe(1);
+    expect(conn!.state).toBe('active');
+    const draining = f.drainer.drainConnection(conn!.id);
+    expect(conn!.state).toBe('draining');
+    f.release();
+    const result = await draining;
+    await c.closed;
+    expect(c.data).toMatch(/^HTTP\/1\.1 200 OK/);
+    expect(c.data.toLowerCase()).toContain('connection: close');
+    expect(c.data).toContain('done /slow');
+    expect(c.ended).toBe(true);
+    expect(c.error).toBeUndefined();
+    expect(result).toMatchObject({ forced: false, completedRequests: 1, droppedRequests: 0 });
+  });
+
+  it('serves one request at a time per connection and never dispatches queued pipelined requests on drain', async () => {
+    const f = await setup();
+    const c = await client(f.port);
+    c.write(get('/slow1') + get('/b') + get('/c'));
+    await f.started;
+    await until(() => f.drainer.connections()[0]!.inFlight === 1);
+    // Node would have started /b and /c already; drainkit holds them back.
+    expect(f.calls).toEqual(['/slow1']);
+    const [conn] = f.drainer.connections();
+    const draining = f.drainer.drainConnection(conn!.id);
+    f.release();
+    const result = await draining;
+    await c.closed;
+    expect(f.calls).toEqual(['/slow1']);
+    expect(c.responseCount).toBe(1);
+    expect(c.data).toContain('done /slow1');
+    expect(c.ended).toBe(true);
+    expect(c.error).toBeUndefined();
+    expect(result).toMatchObject({ forced: false, completedRequests: 1, droppedRequests: 2 });
+  });
+
+  it('still serves pipelined requests in order when nothing drains', async () => {
+    const f = await setup();
+    const c = await client(f.port);
+    c.write(get('/slow1') + get('/b') + get('/c'));
+    await f.started;
+    f.release();
+    await c.waitFor(() => c.responseCount === 3);
+    expect(f.calls).toEqual(['/slow1', '/b', '/c']);
+    expect(c.data.indexOf('done /slow1')).toBeLessThan(c.data.indexOf('ok /b'));
+    expect(c.data.indexOf('ok /b')).toBeLessThan(c.data.indexOf('ok /c'));
+  });
+
+  it('serves a request whose head was partly received when the drain began', async () => {
+    const f = await setup();
+    const c = await client(f.port);
+    c.write('GET /partial HTTP/1.1\r\nHost: local');
+    await until(() => (f.drainer.connections()[0] as unknown as { socket: { bytesRead: number } }).socket.bytesRead > 0);
+    const [conn] = f.drainer.connections();
+    const draining = f.drainer.drainConnection(conn!.id, { timeoutMs: 2_000 });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(c.ended).toBe(false);
+    c.write('host\r\n\r\n');
+    const result = await draining;
+    await c.closed;
+    expect(c.data).toContain('ok /partial');
+    expect(c.data.toLowerCase()).toContain('connection: close');
+    expect(result).toMatchObject({ forced: false, completedRequests: 1 });
+  });
+
+  it('force-closes a connection that never completes its head (slowloris) at the deadline', async () => {
+    const f = await setup();
+    const c = await client(f.port);
+    c.write('GET /slowloris HTTP/1.1\r\nHo');
+    await until(() => (f.drainer.connections()[0] as unknown as { socket: { bytesRead: number } }).socket.bytesRead > 0);
+    const [conn] = f.drainer.connections();
+    const result = await f.drainer.drainConnection(conn!.id, { timeoutMs: 100 });
+    await c.closed;
+    expect(result.forced).toBe(true);
+    expect(result.durationMs).toBeGreaterThanOrEqual(95);
+    expect(f.calls).toEqual([]);
+  });
+
+  it('force-closes a handler that never responds after timeoutMs and resolves forced: true', async () => {
+    const f = await setup();
+    const c = await client(f.port);
+    c.write(get('/never'));
+    await f.started;
+    const [conn] = f.drainer.connections();
+    const closes: boolean[] = [];
+    f.drainer.on('connection:close', (event) => closes.push(event.forced));
+    const result = await f.drainer.drainConnection(conn!.id, { timeoutMs: 80 });
+    await c.closed;
+    expect(result).toMatchObject({ forced: true, abortedRequests: 1, completedRequests: 0 });
+    expect(result.durationMs).toBeGreaterThanOrEqual(75);
+    expect(closes).toEqual([true]);
+    expect(f.drainer.stats()).toMatchObject({ forcedClosed: 1, open: 0 });
+  });
+
+  it('idleGraceMs keeps a just-used idle connection open and serves a request arriving meanwhile with Connection: close', async () => {
+    const f = await setup({ idleGraceMs: 300 });
+    const c = await client(f.port);
+    c.write(get('/a'));
+    await c.waitFor((d) => d.includes('ok /a'));
+    await until(() => f.drainer.connections()[0]?.state === 'idle');
+    const [conn] = f.drainer.connections();
+    const draining = f.drainer.drainConnection(conn!.id);
+    // The pooled client reuses the connection at that instant.
+    c.write(get('/reuse'));
+    const result = await draining;
+    await c.closed;
+    expect(c.error).toBeUndefined();
+    expect(c.data).toContain('ok /reuse');
+    expect(c.data.split('\r\n\r\n')[1]).toBeDefined();
+    expect(c.data.slice(c.data.indexOf('ok /a')).toLowerCase()).toContain('connection: close');
+    expect(result).toMatchObject({ forced: false, completedRequests: 1 });
+  });
+
+  it('idleGraceMs closes the connection once the grace has passed with no request', async () => {
+    const f = await setup({ idleGraceMs: 150 });
+    const c = await client(f.port);
+    c.write(get('/a'));
+    await c.waitFor((d) => d.includes('ok /a'));
+    await until(() => f.drainer.connections()[0]?.state === 'idle');
+    const [conn] = f.drainer.connections();
+    const lastActive = conn!.lastActiveAt;
+    const result = await f.drainer.drainConnection(conn!.id);
+    await c.closed;
+    expect(c.endedAt - lastActive).toBeGreaterThanOrEqual(140);
+    expect(result.forced).toBe(false);
+  });
+
+  it('touches only the chosen connection; others keep serving and new ones are accepted', async () => {
+    const f = await setup();
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    cleanups.push(() => agent.destroy());
+    await request(agent, f.port, '/warm');
+    const c = await client(f.port);
+    await until(() => f.drainer.connections().length === 2);
+    const target = f.drainer.connectionOf(c.socket) ?? f.drainer.connections().find((x) => x.remotePort === c.socket.localPort);
+    await f.drainer.drainConnection(target!.id);
+    await c.closed;
+    const again = await request(agent, f.port, '/again');
+    expect(again.body).toBe('ok /again');
+    expect(again.socketReused).toBe(true);
+    const fresh = await client(f.port);
+    fresh.write(get('/fresh'));
+    await fresh.waitFor((d) => d.includes('ok /fresh'));
+    expect(f.drainer.connections()).toHaveLength(2);
+  });
+
+  it('drain(filter, { concurrency }) never drains more than concurrency at once and reports each', async () => {
+    const f = await setup();
+    const clients = await Promise.all([1, 2, 3, 4, 5].map(() => client(f.port)));
+    await until(() => f.drainer.connections().length === 5);
+    const keep = clients[0]!;
+    const keepId = f.drainer.connections().find((x) => x.remotePort === keep.socket.localPort)!.id;
+    let draining = 0;
+    let maxDraining = 0;
+    const progress: number[] = [];
+    f.drainer.on('drain:progress', (event) => progress.push(event.remaining));
+    const timer = setInterval(() => {
+      draining = f.drainer.stats().draining;
+      maxDraining = Math.max(maxDraining, draining);
+    }, 1);
+    const startEvents: number[] = [];
+    f.drainer.on('drain:start', (event) => startEvents.push(event.total));
+    const report = await f.drainer.drain((x) => x.id !== keepId, { concurrency: 2 });
+    clearInterval(timer);
+    expect(report).toMatchObject({ kind: 'batch', total: 4, closed: 4, forced: 0 });
+    expect(report.results.map((r) => r.id).sort()).toEqual(f.drainer.connections().length === 1 ? report.results.map((r) => r.id).sort() : []);
+    expect(maxDraining).toBeLessThanOrEqual(2);
+    expect(progress).toEqual([3, 2, 1, 0]);
+    expect(startEvents).toEqual([4]);
+    expect(f.drainer.connections().map((x) => x.id)).toEqual([keepId]);
+  });
+
+  it('shutdown(): stops accepting, closes idle at once, finishes in-flight with Connection: close, then resolves', async () => {
+    const f = await setup();
+    const idle = await client(f.port);
+    const busy = await client(f.port);
+    busy.write(get('/slow'));
+    await f.started;
+    await until(() => f.drainer.connections().length === 2);
+    const shutdown = f.drainer.shutdown({ timeoutMs: 5_000 });
+    expect(f.drainer.shutdown()).toBe(shutdown);
+    expect(f.drainer.state).toBe('shutting-down');
+    await idle.closed;
+    expect(busy.ended).toBe(false);
+    await until(() => !f.server.listening);
+    f.release();
+    const report = await shutdown;
+    await busy.closed;
+    expect(busy.data.toLowerCase()).toContain('connection: close');
+    expect(busy.data).toContain('done /slow');
+    expect(report).toMatchObject({ kind: 'shutdown', total: 2, closed: 2, forced: 0 });
+    expect(f.drainer.state).toBe('closed');
+    expect(f.drainer.stats()).toMatchObject({ open: 0, accepted: 2, closed: 2 });
+  });
+
+  it('draining the same connection twice returns the same result', async () => {
+    const f = await setup();
+    const c = await client(f.port);
+    c.write(get('/slow'));
+    await f.started;
+    const [conn] = f.drainer.connections();
+    const first = f.drainer.drainConnection(conn!.id);
+    const second = f.drainer.drainConnection(conn!.id);
+    f.release();
+    const [a, b] = await Promise.all([first, second]);
+    expect(b).toBe(a);
+    expect(await f.drainer.drainConnection(conn!.id)).toBe(a);
+  });
+
+  it('keeps stats() and connections() consistent and leaks nothing over many open/close cycles', async () => {
+    const f = await setup();
+    const agent = new http.Agent({ keepAlive: false });
+    cleanups.push(() => agent.destroy());
+    for (let round = 0; round < 20; round++) {
+      await Promise.all(Array.from({ length: 50 }, (_, i) => request(agent, f.port, `/r${i}`)));
+    }
+    await until(() => f.drainer.stats().open === 0);
+    const stats = f.drainer.stats();
+    expect(stats.accepted).toBe(1000);
+    expect(stats.closed).toBe(1000);
+    expect(f.drainer.connections()).toEqual([]);
+  });
+});
+
+describe('bad input', () => {
+  it('rejects unknown ids, bad options and bad servers with typed errors', async () => {
+    const f = await setup();
+    await expect(f.drainer.drainConnection('nope')).rejects.toMatchObject({ code: 'ERR_DRAIN_UNKNOWN_CONNECTION' });
+    await expect(f.drainer.drainConnection('nope', { timeoutMs: -1 })).rejects.toMatchObject({
+      code: 'ERR_DRAIN_INVALID_OPTION',
+      message: expect.stringContaining('timeoutMs'),
+    });
+    await expect(f.drainer.drain(undefined, { concurrency: 0 })).rejects.toMatchObject({ code: 'ERR_DRAIN_INVALID_OPTION' });
+    await expect(f.drainer.drain(undefined, { timeoutMs: Number.NaN })).rejects.toMatchObject({ code: 'ERR_DRAIN_INVALID_OPTION' });
+    await expect(f.drainer.drain(undefined, { timeoutMs: '5' as never })).rejects.toBeInstanceOf(DrainError);
+    expect(() => createDrainer(f.server)).toThrow(expect.objectContaining({ code: 'ERR_DRAIN_ALREADY_ATTACHED' }));
+    expect(() => createDrainer({} as never)).toThrow(expect.objectContaining({ code: 'ERR_DRAIN_NOT_A_SERVER' }));
+    expect(() => createDrainer(http.createServer(), { idleGraceMs: -5 })).toThrow(
+      expect.objectContaining({ code: 'ERR_DRAIN_INVALID_OPTION', message: expect.stringContaining('-5') }),
+    );
+    expect(() => createDrainer(http.createServer(), { timeoutMs: 1, bogus: true } as never)).toThrow(expect.objectContaining({ code: 'ERR_DRAIN_INVALID_OPTION' }));
+  });
+});

@@ -1,0 +1,58 @@
+import type { Drainer } from '@drainkit/core';
+
+/**
+ * One server kind (plain http, https, h2, Express, Koa, Nest...) for the
+ * shared drain suite in test/shared/drain-suite.test.ts, which runs the same
+ * drain behaviours against every kind, as http-terminator's createTests does.
+ *
+ * Each file in test/kinds/ default-exports a ServerKind (or an array of them);
+ * the suite picks them up with import.meta.glob, so adding a kind is adding a file.
+ *
+ * Every kind serves the same routes with its own framework's idioms:
+ *   GET /fast  -> 200 "fast"
+ *   GET /slow  -> waits for release(), then 200 "slow done"
+ * and records the path of every request that reached application code in `calls`.
+ */
+export interface KindApp {
+  port: number;
+  drainer: Drainer;
+  /** Paths that reached the application (route handler / middleware). */
+  calls: string[];
+  /** Lets every waiting /slow handler respond. */
+  release(): void;
+  /** Resolves when a /slow handler has started (the next one after each call). */
+  slowStarted(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface ServerKind {
+  name: string;
+  /** What the suite's client speaks to it. */
+  protocol: 'http/1.1' | 'h2';
+  secure: boolean;
+  start(): Promise<KindApp>;
+}
+
+/** Shared bookkeeping for a kind's /slow route. */
+export function slowGate(): { calls: string[]; release(): void; slowStarted(): Promise<void>; enterSlow(path: string): Promise<void> } {
+  const calls: string[] = [];
+  let released = false;
+  let waiters: Array<() => void> = [];
+  let startWaiters: Array<() => void> = [];
+  return {
+    calls,
+    release() {
+      released = true;
+      for (const wake of waiters.splice(0)) wake();
+    },
+    slowStarted() {
+      return new Promise<void>((resolve) => startWaiters.push(resolve));
+    },
+    enterSlow(path: string) {
+      calls.push(path);
+      for (const wake of startWaiters.splice(0)) wake();
+      if (released) return Promise.resolve();
+      return new Promise<void>((resolve) => waiters.push(resolve));
+    },
+  };
+}
