@@ -1,5 +1,5 @@
 import http from 'node:http';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createDrainer, DrainError } from '@drainkit/core';
 import type { Drainer } from '@drainkit/core';
 import { closeServer, deferred, get, listen, RawClient, request, until } from '../helpers/net.js';
@@ -294,6 +294,51 @@ describe('HTTP/1.1 per-connection drain', () => {
     expect(report).toMatchObject({ kind: 'shutdown', total: 2, closed: 2, forced: 0 });
     expect(f.drainer.state).toBe('closed');
     expect(f.drainer.stats()).toMatchObject({ open: 0, accepted: 2, closed: 2 });
+  });
+
+  it('uses one timer per drain operation, never one per connection', async () => {
+    const f = await setup({ idleGraceMs: 5_000 });
+    const busy = await Promise.all(Array.from({ length: 10 }, () => client(f.port)));
+    for (const c of busy) c.write(get('/slow'));
+    const idle = await Promise.all(Array.from({ length: 10 }, () => client(f.port)));
+    await until(() => f.drainer.stats().inFlight === 10 && f.drainer.stats().open === 20);
+    // Track the timers drainkit keeps alive (unref'd timers are invisible to getActiveResourcesInfo).
+    const live = new Set<NodeJS.Timeout>();
+    let peak = 0;
+    const realSet = globalThis.setTimeout;
+    const realClear = globalThis.clearTimeout;
+    const setSpy = vi.spyOn(globalThis, 'setTimeout').mockImplementation(((fn: () => void, ms?: number) => {
+      const timer: NodeJS.Timeout = realSet(() => {
+        live.delete(timer);
+        fn();
+      }, ms);
+      live.add(timer);
+      peak = Math.max(peak, live.size);
+      return timer;
+    }) as typeof setTimeout);
+    const clearSpy = vi.spyOn(globalThis, 'clearTimeout').mockImplementation(((timer: NodeJS.Timeout) => {
+      live.delete(timer);
+      realClear(timer);
+    }) as typeof clearTimeout);
+    try {
+      // Busy connections wait for their handlers; idle ones wait out idleGraceMs: all on one timer.
+      const draining = f.drainer.drain(undefined, { timeoutMs: 10_000 });
+      expect(f.drainer.stats().draining).toBe(20);
+      expect(live.size).toBe(1);
+      f.release();
+      await Promise.all(busy.map((c) => c.closed));
+      expect(idle.every((c) => !c.ended)).toBe(true);
+      // A second operation joins the same connections with a shorter deadline: one more timer, not ten.
+      const second = f.drainer.drain(undefined, { timeoutMs: 50 });
+      expect(live.size).toBe(2);
+      expect((await second).forced).toBe(0);
+      expect((await draining).total).toBe(20);
+      expect(peak).toBeLessThanOrEqual(2);
+      expect(live.size).toBe(0);
+    } finally {
+      setSpy.mockRestore();
+      clearSpy.mockRestore();
+    }
   });
 
   it('draining the same connection twice returns the same result', async () => {

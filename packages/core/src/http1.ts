@@ -46,9 +46,10 @@ export class Http1Strategy implements ProtocolStrategy {
   }
 
   force(connection: Connection, task: DrainTask): void {
-    // A connection whose responses are all sent and which only waits for the
-    // client's FIN was not cut short: that is not a forced close.
-    task.forced = task.endedAt === 0 || connection.inFlight > 0;
+    // Forced means something was cut short: a request in flight, or a head
+    // being received. An idle connection (in its grace period, or waiting for
+    // the client's FIN) loses nothing when it is closed now.
+    task.forced = connection.inFlight > 0 || task.servePartialHead || (task.endedAt === 0 && connection.headArriving);
     connection.socket.destroy();
   }
 
