@@ -15,6 +15,8 @@ export const DrainErrorCodes = {
   NOT_A_SERVER: 'ERR_DRAIN_NOT_A_SERVER',
   /** The drainer was disposed; it no longer tracks the server. */
   DISPOSED: 'ERR_DRAIN_DISPOSED',
+  /** A framework adapter has no drainer yet: its HTTP server does not exist or was never attached. */
+  NOT_ATTACHED: 'ERR_DRAIN_NOT_ATTACHED',
   /** Abort reason of a request's drain signal: its connection started draining. */
   CONNECTION_DRAINING: 'ERR_DRAIN_CONNECTION_DRAINING',
   /** Abort reason of a request's drain signal: the server started shutting down. */
