@@ -471,7 +471,7 @@ export class Drainer extends EventEmitter implements OperationHost, StrategyHost
     }
     connection.held = undefined;
     connection.currentResponse = undefined;
-    this.fire('connection:close', { connection, forced });
+    if (this.listenerCount('connection:close') > 0) this.fire('connection:close', { connection, forced });
     if (channels.connectionClose.hasSubscribers) channels.connectionClose.publish({ connection, forced, drainerId: this.drainerId });
   }
 
@@ -624,20 +624,27 @@ export class Drainer extends EventEmitter implements OperationHost, StrategyHost
     const now = Date.now();
     const operation = new DrainOperation(this, kind, connections, settings, now);
     if (announce) this.announceStart(operation);
-    return operation.start(now).then((report) => this.announceEnd(report));
+    // A drain that was not announced (joining one in progress, a late connection) is not announced as ended either.
+    return operation.start(now).then((report) => (announce ? this.announceEnd(report) : report));
   }
 
   private announceStart(operation: DrainOperation): void {
-    const payload = { kind: operation.kind, ids: operation.ids, total: operation.total, reason: operation.settings.reason };
-    this.fire('drain:start', payload);
-    if (channels.drainStart.hasSubscribers) channels.drainStart.publish({ ...payload, drainerId: this.drainerId });
-    this.settings.logger?.info({ kind: payload.kind, total: payload.total, reason: payload.reason }, 'drainkit: drain started');
+    const { kind, total } = operation;
+    const reason = operation.settings.reason;
+    // `ids` is a copy of every id in the drain: built only when someone will read it.
+    if (this.listenerCount('drain:start') > 0 || channels.drainStart.hasSubscribers) {
+      const payload = { kind, ids: operation.ids, total, reason };
+      this.fire('drain:start', payload);
+      if (channels.drainStart.hasSubscribers) channels.drainStart.publish({ ...payload, drainerId: this.drainerId });
+    }
+    if (this.settings.logger) this.log('info', { kind, total, reason }, 'drainkit: drain started');
   }
 
   private announceEnd(report: DrainReport): DrainReport {
     this.fire('drain:end', report);
     if (channels.drainEnd.hasSubscribers) channels.drainEnd.publish({ report, drainerId: this.drainerId });
-    this.settings.logger?.info(
+    this.log(
+      'info',
       { kind: report.kind, total: report.total, closed: report.closed, forced: report.forced, durationMs: report.durationMs },
       'drainkit: drain finished',
     );
@@ -696,7 +703,18 @@ export class Drainer extends EventEmitter implements OperationHost, StrategyHost
   }
 
   warn(obj: object, msg: string): void {
-    this.settings.logger?.warn(obj, msg);
+    this.log('warn', obj, msg);
+  }
+
+  /** A throwing logger must not break a drain (it runs inside socket 'close' handlers and drain promises). */
+  private log(level: 'info' | 'warn' | 'error', obj: object, msg: string): void {
+    const logger = this.settings.logger;
+    if (!logger) return;
+    try {
+      logger[level](obj, msg);
+    } catch {
+      // Nowhere better to report it: the logger is the reporting channel.
+    }
   }
 
   /** Rebalancing (age or request cap): a graceful drain with the default timeout. */
@@ -777,7 +795,7 @@ export class Drainer extends EventEmitter implements OperationHost, StrategyHost
         if (!outcome) throw new Error(`timed out after ${hook.timeoutMs} ms`);
       } catch (cause) {
         const error = new DrainError(DrainErrorCodes.CLEANUP_FAILED, `Shutdown cleanup "${hook.name}" failed: ${(cause as Error)?.message ?? String(cause)}`, { cause });
-        this.settings.logger?.error({ err: error, hook: hook.name }, 'drainkit: shutdown cleanup failed');
+        this.log('error', { err: error, hook: hook.name }, 'drainkit: shutdown cleanup failed');
         this.fire('cleanup:error', { name: hook.name, error });
       }
     }
