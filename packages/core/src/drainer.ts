@@ -15,6 +15,8 @@ import { DrainError, DrainErrorCodes, describeValue } from './errors.js';
 import type { DrainerEventName, DrainerEvents, DrainerListener, ShutdownPhase } from './events.js';
 import { Http1Strategy } from './http1.js';
 import { Http2Strategy } from './http2.js';
+import { handleSignals } from './signals.js';
+import type { HandleSignalsOptions } from './signals.js';
 import { checkKnownKeys, checkObject, countOption, durationOption, resolveDrainerOptions, stringOption } from './options.js';
 import type { ProtocolStrategy, ResolvedSettings, StrategyHost } from './strategy.js';
 import type {
@@ -314,6 +316,15 @@ export class Drainer extends EventEmitter implements OperationHost, StrategyHost
     }
     this.upgradedDrainHook = hook;
     return this;
+  }
+
+  /**
+   * Shut down on SIGTERM/SIGINT (and PM2's 'shutdown' message) and exit: 0
+   * after a clean drain, non-zero when something was forced. A second signal
+   * forces the rest. Returns a function that removes the handlers.
+   */
+  handleSignals(options?: HandleSignalsOptions): () => void {
+    return handleSignals(this, options);
   }
 
   /** A cleanup step run after the last connection closed during shutdown (close databases, flush logs). */
@@ -733,8 +744,14 @@ export class Drainer extends EventEmitter implements OperationHost, StrategyHost
     this.sweepTimer = setInterval(() => {
       if (this.currentState !== 'serving') return;
       const now = Date.now();
+      const due: Connection[] = [];
       for (const connection of this.registry.values()) {
-        if (!connection.task && connection.retireAt !== 0 && now >= connection.retireAt) this.retire(connection, 'max-connection-age');
+        if (!connection.task && connection.retireAt !== 0 && now >= connection.retireAt) due.push(connection);
+      }
+      // The connections due at one sweep drain as one operation: one timer between them, not one each.
+      if (due.length === 1) this.retire(due[0]!, 'max-connection-age');
+      else if (due.length > 1) {
+        this.runOperation('batch', due, { timeoutMs: this.settings.timeoutMs, concurrency: Infinity, spreadMs: 0, reason: 'max-connection-age' });
       }
     }, period);
     this.sweepTimer.unref();

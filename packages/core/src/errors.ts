@@ -23,6 +23,10 @@ export const DrainErrorCodes = {
   SHUTTING_DOWN: 'ERR_DRAIN_SHUTTING_DOWN',
   /** A shutdown cleanup hook failed or timed out. */
   CLEANUP_FAILED: 'ERR_DRAIN_CLEANUP_FAILED',
+  /** A `@drainkit/core/cluster` function was called in the wrong process (rollingRestart outside the primary, joinCluster outside a worker). */
+  NOT_IN_CLUSTER: 'ERR_DRAIN_NOT_IN_CLUSTER',
+  /** A replacement worker exited or did not become ready in time; the old worker keeps serving. */
+  ROLLING_RESTART_FAILED: 'ERR_DRAIN_ROLLING_RESTART_FAILED',
 } as const;
 
 export type DrainErrorCode = (typeof DrainErrorCodes)[keyof typeof DrainErrorCodes];

@@ -1,5 +1,6 @@
 export { createDrainer, Drainer } from './drainer.js';
 export type { CleanupHookOptions } from './drainer.js';
+export type { HandleSignalsOptions, ShutdownOutcome } from './signals.js';
 export { DrainError, DrainErrorCodes, isDrainError } from './errors.js';
 export type { DrainErrorCode } from './errors.js';
 export { channelNames, channels } from './channels.js';
