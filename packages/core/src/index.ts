@@ -43,3 +43,19 @@ export type {
   ShutdownOptions,
   UpgradedDrainHook,
 } from './types.js';
+// Framework-neutral pieces the adapters (@drainkit/express, @drainkit/koa) share.
+export { createRequestDrain, isDrainerLike } from './request-drain.js';
+export type { RequestDrain } from './request-drain.js';
+export { drainerOption, notAttachedError, readinessReply, resolveReadinessOptions } from './readiness.js';
+export type { HttpReply, ReadinessOptions, ResolvedReadinessOptions } from './readiness.js';
+export { adminRoutes, handleAdminRequest, jsonReply, matchAdminRoute, resolveAdminOptions } from './admin.js';
+export type {
+  AdminAuthorize,
+  AdminMatch,
+  AdminOptions,
+  AdminRequest,
+  AdminRoute,
+  AdminRouteName,
+  AdminVerdict,
+  ResolvedAdminOptions,
+} from './admin.js';
