@@ -1,0 +1,87 @@
+import http from 'node:http';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createDrainer } from '@drainkit/core';
+import type { DrainResult } from '@drainkit/core';
+import { closeServer, listen, RawClient, until } from '../helpers/net.js';
+
+// drain(filter, { spreadMs }) starts the drains evenly over spreadMs, so the
+// clients of a drained batch do not all reconnect at the same instant.
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function idleConnections(count: number) {
+  const server = http.createServer((_req, res) => res.end('ok'));
+  const drainer = createDrainer(server);
+  const port = await listen(server);
+  cleanups.push(async () => {
+    drainer.dispose();
+    await closeServer(server);
+  });
+  const clients = await Promise.all(Array.from({ length: count }, () => RawClient.connect(port)));
+  cleanups.push(() => clients.forEach((c) => c.destroy()));
+  await until(() => drainer.connections().length === count);
+  /** When each drain started, from the connection:drained results (closed at `now`, after `durationMs`). */
+  const startTimes: number[] = [];
+  drainer.on('connection:drained', (result: DrainResult) => startTimes.push(Date.now() - result.durationMs));
+  return { drainer, clients, startTimes };
+}
+
+describe('drain(filter, { spreadMs })', () => {
+  it('starts the drains evenly over spreadMs', async () => {
+    const { drainer, clients, startTimes } = await idleConnections(10);
+    const startedAt = Date.now();
+    const report = await drainer.drain(undefined, { spreadMs: 500 });
+    const totalMs = Date.now() - startedAt;
+    expect(report).toMatchObject({ total: 10, closed: 10, forced: 0 });
+    const offsets = startTimes.map((t) => t - startedAt).sort((a, b) => a - b);
+    // Drain i of n starts at spreadMs * i / n: 0, 50, ..., 450 ms.
+    offsets.forEach((offset, i) => {
+      expect(offset).toBeGreaterThanOrEqual(i * 50 - 2);
+      expect(offset).toBeLessThan(i * 50 + 40);
+    });
+    expect(totalMs).toBeGreaterThanOrEqual(440);
+    expect(totalMs).toBeLessThan(1_000);
+    await Promise.all(clients.map((c) => c.closed));
+    // The clients saw their connections end one by one, not together.
+    const ends = clients.map((c) => c.endedAt).sort((a, b) => a - b);
+    expect(ends[ends.length - 1]! - ends[0]!).toBeGreaterThanOrEqual(400);
+  });
+
+  it('without spreadMs, every drain starts at once', async () => {
+    const { drainer, startTimes } = await idleConnections(10);
+    const startedAt = Date.now();
+    await drainer.drain(undefined, {});
+    expect(Math.max(...startTimes) - startedAt).toBeLessThan(30);
+  });
+
+  it('combines with concurrency: never more than `concurrency` draining, still spread', async () => {
+    const { drainer, startTimes } = await idleConnections(6);
+    let peak = 0;
+    const check = setInterval(() => {
+      peak = Math.max(peak, drainer.stats().draining);
+    }, 1);
+    const startedAt = Date.now();
+    const report = await drainer.drain(undefined, { spreadMs: 300, concurrency: 2 });
+    clearInterval(check);
+    expect(report.closed).toBe(6);
+    expect(peak).toBeLessThanOrEqual(2);
+    const offsets = startTimes.map((t) => t - startedAt).sort((a, b) => a - b);
+    expect(offsets[5]!).toBeGreaterThanOrEqual(250 - 2);
+  });
+
+  it('shutdown drains everything at once (spreading is for batch drains)', async () => {
+    const { drainer, startTimes } = await idleConnections(5);
+    const startedAt = Date.now();
+    const report = await drainer.shutdown();
+    expect(report.closed).toBe(5);
+    expect(Math.max(...startTimes) - startedAt).toBeLessThan(30);
+  });
+
+  it('rejects a negative spreadMs with a DrainError', async () => {
+    const { drainer } = await idleConnections(1);
+    await expect(drainer.drain(undefined, { spreadMs: -1 })).rejects.toMatchObject({ code: 'ERR_DRAIN_INVALID_OPTION' });
+  });
+});
