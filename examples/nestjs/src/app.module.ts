@@ -1,0 +1,20 @@
+import { Module } from '@nestjs/common';
+import { DrainModule } from '@drainkit/nestjs';
+import { AdminController } from './admin.controller.js';
+import { AdminGuard } from './admin.guard.js';
+import { AppController } from './app.controller.js';
+
+@Module({
+  imports: [
+    DrainModule.forRootAsync({
+      isGlobal: true,
+      useFactory: () => ({
+        timeoutMs: Number(process.env.DRAIN_TIMEOUT_MS ?? 10_000),
+        shutdownDelayMs: Number(process.env.SHUTDOWN_DELAY_MS ?? 0),
+      }),
+    }),
+  ],
+  controllers: [AppController, AdminController],
+  providers: [AdminGuard],
+})
+export class AppModule {}
