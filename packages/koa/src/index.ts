@@ -1,1 +1,7 @@
-export {};
+export { drainMiddleware } from './state.js';
+export { readiness } from './readiness.js';
+export { adminRouter } from './admin-router.js';
+export type { KoaAdminOptions } from './admin-router.js';
+export { attach } from './attach.js';
+export type { AttachOptions, Attached } from './attach.js';
+export type { AdminVerdict, ReadinessOptions, RequestDrain } from '@drainkit/core';

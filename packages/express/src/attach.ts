@@ -1,0 +1,65 @@
+import { once } from 'node:events';
+import http from 'node:http';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { DrainError, DrainErrorCodes, createDrainer, createRequestDrain } from '@drainkit/core';
+import type { Drainer, DrainerOptions, RequestDrain } from '@drainkit/core';
+
+export interface AttachOptions extends DrainerOptions {
+  /** Default 0 (a random free port; read it from `listening`). */
+  port?: number;
+  /** Default: all interfaces, as `app.listen()`. */
+  host?: string;
+  /** Serve HTTPS with these options (key, cert, ...) instead of plain HTTP. */
+  https?: https.ServerOptions;
+}
+
+export interface Attached {
+  server: http.Server;
+  drainer: Drainer;
+  /** Resolves with the bound address; rejects if listening fails (EADDRINUSE...). */
+  listening: Promise<AddressInfo>;
+}
+
+/**
+ * `app.listen()` with a drainer: creates the server, attaches the drainer to it
+ * before the first connection, gives every request `req.drain` (before any of
+ * the app's middleware, wherever attach() is called), and listens.
+ *
+ *     const { server, drainer } = attach(app, { port: 3000, timeoutMs: 10_000 });
+ */
+export function attach(app: (req: IncomingMessage, res: ServerResponse) => unknown, options: AttachOptions = {}): Attached {
+  if (typeof app !== 'function') {
+    throw new DrainError(DrainErrorCodes.INVALID_ARGUMENT, 'attach(app, options): app must be an Express application (a function)');
+  }
+  if (options === null || typeof options !== 'object') {
+    throw new DrainError(DrainErrorCodes.INVALID_OPTION, 'attach(app, options): options must be an object');
+  }
+  const { port = 0, host, https: tlsOptions, ...drainerOptions } = options;
+  checkListenOptions(port, host, tlsOptions);
+  let drainer: Drainer | undefined;
+  const handler: RequestListener = (req, res) => {
+    (req as IncomingMessage & { drain?: RequestDrain }).drain = createRequestDrain(drainer!, req);
+    app(req, res);
+  };
+  const server = tlsOptions ? https.createServer(tlsOptions, handler) : http.createServer(handler);
+  // Validates the drainer options; nothing listens yet if they are wrong.
+  drainer = createDrainer(server, drainerOptions);
+  const listening = once(server, 'listening').then(() => server.address() as AddressInfo);
+  if (host === undefined) server.listen(port);
+  else server.listen(port, host);
+  return { server, drainer, listening };
+}
+
+function checkListenOptions(port: unknown, host: unknown, tlsOptions: unknown): void {
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65_535) {
+    throw new DrainError(DrainErrorCodes.INVALID_OPTION, `Invalid option "port": expected a whole number from 0 to 65535, got ${String(port)}`);
+  }
+  if (host !== undefined && (typeof host !== 'string' || host === '')) {
+    throw new DrainError(DrainErrorCodes.INVALID_OPTION, 'Invalid option "host": expected a non-empty string');
+  }
+  if (tlsOptions !== undefined && (tlsOptions === null || typeof tlsOptions !== 'object')) {
+    throw new DrainError(DrainErrorCodes.INVALID_OPTION, 'Invalid option "https": expected https.createServer options');
+  }
+}
