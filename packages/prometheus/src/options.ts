@@ -62,15 +62,15 @@ export function resolveMetricsOptions(options: unknown): ResolvedMetricsOptions 
     if (!KNOWN_KEYS.includes(key)) throw invalidOption(key, opts[key], `no such option (known: ${KNOWN_KEYS.join(', ')})`);
   }
 
-  const registry = opts.registry ?? globalRegistry;
+  const registry = opts.registry === undefined ? globalRegistry : opts.registry;
   if (!isRegistry(registry)) throw invalidOption('registry', registry, 'a prom-client Registry');
 
-  const prefix = opts.prefix ?? 'drainkit_';
+  const prefix = opts.prefix === undefined ? 'drainkit_' : opts.prefix;
   if (typeof prefix !== 'string' || !PREFIX_PATTERN.test(prefix)) {
     throw invalidOption('prefix', prefix, 'a string of letters, digits, "_" and ":" not starting with a digit');
   }
 
-  const server = opts.server ?? 'default';
+  const server = opts.server === undefined ? 'default' : opts.server;
   if (typeof server !== 'string' || server.length === 0) throw invalidOption('server', server, 'a non-empty string');
 
   const buckets = opts.buckets;

@@ -1,0 +1,52 @@
+import http from 'node:http';
+import { createDrainer } from '@drainkit/core';
+import type { Drainer, DrainerOptions } from '@drainkit/core';
+import { closeServer, listen } from '../helpers/net.js';
+
+/** A node:http server with a drainer: /fast answers, /slow waits for the next release(), /never never answers. */
+export interface ObservedServer {
+  server: http.Server;
+  drainer: Drainer;
+  port: number;
+  calls: string[];
+  release: () => void;
+  /** Resolves once `count` handlers of /slow or /never have started. */
+  started: (count: number) => Promise<void>;
+  close: () => Promise<void>;
+}
+
+export async function startServer(options: DrainerOptions = {}): Promise<ObservedServer> {
+  const calls: string[] = [];
+  let pending: Array<() => void> = [];
+  let waiting = 0;
+  const waiters: Array<() => void> = [];
+  const server = http.createServer((req, res) => {
+    calls.push(req.url ?? '');
+    if (req.url === '/slow' || req.url === '/never') {
+      waiting++;
+      for (const wake of waiters.splice(0)) wake();
+      if (req.url === '/slow') pending.push(() => res.end('slow'));
+      return;
+    }
+    res.end('fast');
+  });
+  const drainer = createDrainer(server, options);
+  const port = await listen(server);
+  return {
+    server,
+    drainer,
+    port,
+    calls,
+    release: () => {
+      for (const answer of pending.splice(0)) answer();
+    },
+    started: async (count) => {
+      while (waiting < count) await new Promise<void>((resolve) => waiters.push(resolve));
+    },
+    close: async () => {
+      for (const answer of pending.splice(0)) answer();
+      drainer.dispose();
+      await closeServer(server);
+    },
+  };
+}
