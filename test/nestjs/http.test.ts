@@ -154,7 +154,7 @@ describe.each(platforms)('DrainModule over real HTTP on %s', (platform: Platform
     const probe = await client(app);
     const ok = await probe.request('/ready');
     expect(ok.status).toBe(200);
-    expect(JSON.parse(ok.body)).toMatchObject({ status: 'ready', state: 'serving' });
+    expect(JSON.parse(ok.body)).toMatchObject({ ready: true, state: 'serving', connections: 1 });
 
     const readinessFailed = new Promise<void>((resolve) => app.drain.once('shutdown:phase', () => resolve()));
     const closing = app.app.close();
@@ -164,7 +164,7 @@ describe.each(platforms)('DrainModule over real HTTP on %s', (platform: Platform
     const late = await client(app);
     const refused = await late.request('/ready');
     expect(refused.status).toBe(503);
-    expect(JSON.parse(refused.body)).toMatchObject({ status: 'unavailable', state: 'shutting-down' });
+    expect(JSON.parse(refused.body)).toEqual({ ready: false, state: 'shutting-down' });
     await closing;
   });
 });

@@ -24,7 +24,7 @@ import { rawRequest } from './raw-request.js';
 
 /** What `DrainService.readiness()` answers while the application serves. */
 export interface DrainReadiness {
-  status: 'ready';
+  ready: true;
   state: DrainerState;
   connections: number;
 }
@@ -187,9 +187,10 @@ export class DrainService implements OnApplicationBootstrap, BeforeApplicationSh
   readiness(): DrainReadiness {
     const drainer = this.attachedDrainer;
     if (!drainer || !drainer.isReady()) {
-      throw new ServiceUnavailableException({ status: 'unavailable', state: drainer?.state ?? 'not-attached' });
+      // The body core's readinessReply() gives the Express and Koa adapters.
+      throw new ServiceUnavailableException({ ready: false, state: drainer?.state ?? 'not-attached' });
     }
-    return { status: 'ready', state: drainer.state, connections: drainer.stats().open };
+    return { ready: true, state: drainer.state, connections: drainer.stats().open };
   }
 
   // ------------------------------------------------------------- typed events
