@@ -15,12 +15,24 @@ const args = process.argv.slice(2);
 const live = args.includes('--tty') || (!args.includes('--plain') && process.stdout.isTTY === true);
 const view = new LiveView({ live, color: live && !process.env.NO_COLOR });
 
+// Piped into `head` and the reader went away: nothing left to show.
+process.stdout.on('error', (error) => {
+  if (error.code === 'EPIPE') process.exit(0);
+  throw error;
+});
+
 // A demo that hangs is a bug: fail loudly instead (unref'd, so it never keeps the process alive).
 setTimeout(() => {
   view.close();
   console.error('demo did not finish within 10 s');
   process.exit(1);
 }, 10_000).unref();
+
+let handlersStarted = 0;
+const startWaiters = [];
+const handlerStarted = async (count) => {
+  while (handlersStarted < count) await new Promise((resolve) => startWaiters.push(resolve));
+};
 
 /** Who each connection is: client label by client port, and by drainkit connection id. */
 const clientsByPort = new Map();
@@ -31,7 +43,13 @@ const labelOf = (connection) => labelById.get(connection?.id) ?? '?';
 let drainer;
 const { server, calls } = createDemoServer({
   getDrainer: () => drainer,
-  onHandler: (req, _phase, text) => view.event(labelOf(drainer.connectionOf(req)), text),
+  onHandler: (req, phase, text) => {
+    view.event(labelOf(drainer.connectionOf(req)), text);
+    if (phase === 'started') {
+      handlersStarted++;
+      for (const wake of startWaiters.splice(0)) wake();
+    }
+  },
 });
 drainer = createDrainer(server, { timeoutMs: DRAIN_TIMEOUT_MS });
 
@@ -88,12 +106,6 @@ server.listen(0, '127.0.0.1');
 await once(server, 'listening');
 const { port } = server.address();
 view.step(`node:http server listening on 127.0.0.1:${port}; shutdown deadline ${DRAIN_TIMEOUT_MS} ms`);
-
-const handlerStarted = (count) =>
-  new Promise((resolve) => {
-    const check = () => (calls.filter((c) => c.path !== '/fast').length >= count ? resolve() : setImmediate(check));
-    check();
-  });
 
 const A = await connect('A', 'slow request in flight', port);
 const B = await connect('B', 'idle keep-alive', port);
