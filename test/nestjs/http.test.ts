@@ -101,6 +101,14 @@ describe.each(platforms)('DrainModule over real HTTP on %s', (platform: Platform
     expect(app.drain.connections().map((c) => c.remotePort)).toEqual([staying.localPort]);
   });
 
+  it('@DrainAfterResponse() on a controller applies to its routes', async () => {
+    const app = await start();
+    const leaving = await client(app);
+    expect(await leaving.request('/fast')).toMatchObject({ connectionClose: false });
+    expect(await leaving.request('/leaving')).toMatchObject({ status: 200, body: 'left', connectionClose: true });
+    expect((await leaving.closed()).clean).toBe(true);
+  });
+
   it('@DrainAfterResponse() makes a keep-alive agent open a new socket for the next request', async () => {
     const app = await start();
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });

@@ -85,6 +85,16 @@ class DrainTestController {
   }
 }
 
+/** `@DrainAfterResponse()` on the class applies to every route of the controller. */
+@Controller('leaving')
+@DrainAfterResponse()
+class LeavingController {
+  @Get()
+  leave(): string {
+    return 'left';
+  }
+}
+
 export interface NestTestApp {
   app: INestApplication;
   port: number;
@@ -104,7 +114,7 @@ export async function startNestApp(platform: Platform, options: StartOptions = {
 
   @Module({
     imports: [DrainModule.forRoot({ timeoutMs: 5_000, ...options.drain })],
-    controllers: [DrainTestController],
+    controllers: [DrainTestController, LeavingController],
     providers: [ConnectionReport, { provide: GATE, useValue: gate }],
   })
   class DrainTestModule {}
