@@ -87,6 +87,38 @@ describe('rollingRestart under continuous keep-alive load', () => {
   }, 45_000);
 });
 
+describe('rollingRestart with a broken replacement', () => {
+  const processes: Child[] = [];
+  beforeAll(assertBuilt);
+  afterAll(async () => {
+    await Promise.all(processes.map((child) => child.stop()));
+  });
+
+  it.each(['crash', 'hang'])('stops at a replacement that does not become ready (%s); the old workers keep serving', async (broken) => {
+    const port = await freePort();
+    const app = new Child('cluster-app.mjs', { PORT: String(port), WORKERS: '2' });
+    processes.push(app);
+    const pids = (await app.event('ready')).pids as number[];
+    // A crash has all the time it needs to be noticed as an exit; a hang hits the ready timeout.
+    app.send({ cmd: 'restart', broken, readyTimeoutMs: broken === 'crash' ? 10_000 : 500 });
+    const failed = await app.next((m) => m.event === 'restart-failed' || m.event === 'restarted', 'restart outcome');
+    expect(failed).toMatchObject({ event: 'restart-failed', code: 'ERR_DRAIN_ROLLING_RESTART_FAILED' });
+    expect(failed.message as string).toMatch(broken === 'crash' ? /exited \(code 3\) before it was ready/ : /not listening after 500 ms/);
+    // Only the one broken replacement was started, and it is gone; no old worker was asked to drain.
+    const exits = app.messages.filter((m) => m.event === 'worker-exit');
+    expect(exits).toHaveLength(1);
+    expect(pids).not.toContain(exits[0]!.pid);
+    const agent = new http.Agent({ keepAlive: false });
+    const served = await new Promise<string>((resolve, reject) =>
+      http.get({ host: '127.0.0.1', port, path: '/', agent }, (res) => resolve(String(res.headers['x-worker-pid']))).on('error', reject),
+    );
+    expect(pids.map(String)).toContain(served);
+    agent.destroy();
+    app.send({ cmd: 'stop' });
+    await app.exited;
+  });
+});
+
 describe('cluster entry in the wrong process', () => {
   it('joinCluster outside a worker throws ERR_DRAIN_NOT_IN_CLUSTER; rollingRestart without workers has nothing to do', async () => {
     // The vitest worker is not a cluster primary that forked anything, but it is a primary:

@@ -121,7 +121,12 @@ async function replaceWorker(old: Worker, settings: RestartSettings): Promise<Wo
   try {
     await waitForReady(replacement, settings.readyTimeoutMs);
   } catch (error) {
-    if (!replacement.isDead()) replacement.process.kill('SIGKILL');
+    // Gone before the caller hears of the failure, so it can retry at once.
+    if (!replacement.isDead()) {
+      const gone = new Promise((resolve) => replacement.once('exit', resolve));
+      replacement.process.kill('SIGKILL');
+      await gone;
+    }
     throw error;
   }
   let drained = 0;
