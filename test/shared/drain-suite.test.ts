@@ -1,3 +1,4 @@
+/// <reference types="vite/client" />
 import { afterEach, describe, expect, it } from 'vitest';
 import { connectClient } from '../helpers/kind-client.js';
 import type { KindClient } from '../helpers/kind-client.js';
