@@ -1,0 +1,275 @@
+#!/usr/bin/env node
+// drainkit benchmark: request overhead, shutdown latency, per-connection drain cost
+// and memory, each measured side by side in one run and repeated. See bench/README.md.
+// Usage: node bench/run.mjs [--runs 5] [--only overhead,shutdown,drain-cost,memory] [--no-write]
+import os from 'node:os';
+import { parseArgs } from 'node:util';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { autocannon, hardFdLimit, startChild } from './lib/proc.mjs';
+import { median, rotate, summarize } from './lib/stats.mjs';
+import { writeResults } from './lib/report.mjs';
+
+const { values: flags } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '5' },
+    only: { type: 'string', default: 'overhead,shutdown,drain-cost,memory' },
+    connections: { type: 'string', default: '10000' },
+    'no-write': { type: 'boolean', default: false },
+  },
+});
+const RUNS = Number(flags.runs);
+const ONLY = new Set(flags.only.split(','));
+const MANY = Number(flags.connections);
+const SERVER = new URL('./lib/server.mjs', import.meta.url).pathname;
+const CLIENTS = new URL('./lib/clients.mjs', import.meta.url).pathname;
+const config = {
+  runs: RUNS,
+  overhead: { autocannonConnections: 50, durationSec: 3, warmupSec: 1 },
+  idleConnections: MANY,
+  drainCost: { others: [1, 1_000, MANY], roundsPerPoint: 100, warmupRounds: 20 },
+};
+
+const log = (...args) => console.error('[bench]', ...args);
+const fdsNeeded = MANY + 500;
+if (hardFdLimit() < fdsNeeded) {
+  throw new Error(`bench: the hard fd limit (${hardFdLimit()}) is below the ${fdsNeeded} a process holding ${MANY} connections needs; raise it (ulimit -Hn) or pass --connections`);
+}
+
+async function startServer(variant, nodeArgs = []) {
+  const server = startChild(SERVER, [variant], { fds: fdsNeeded, nodeArgs });
+  const { port } = await server.ready;
+  return { server, port };
+}
+
+async function startClients() {
+  const clients = startChild(CLIENTS, [], { fds: fdsNeeded });
+  await clients.ready;
+  return clients;
+}
+
+/** Opens `count` idle keep-alive connections; throws (loudly) if any could not be opened. */
+async function openIdle(clients, port, count) {
+  const outcome = await clients.call('open', { port, count });
+  if (outcome.failed > 0) {
+    throw new Error(`bench: opened only ${outcome.opened} of ${count} connections (${outcome.failed} failed: ${outcome.firstError}); raise the fd limit`);
+  }
+  return outcome;
+}
+
+// ------------------------------------------------------------ request overhead
+
+async function requestOverhead() {
+  const variants = ['bare', 'drainkit', 'http-terminator', 'stoppable', 'express', 'express+drainkit'];
+  const servers = {};
+  for (const variant of variants) servers[variant] = await startServer(variant);
+  const { autocannonConnections: connections, durationSec, warmupSec } = config.overhead;
+  try {
+    for (const variant of variants) await autocannon(`http://127.0.0.1:${servers[variant].port}/`, { connections, durationSec: warmupSec });
+    const runs = [];
+    for (let run = 0; run < RUNS; run++) {
+      const row = {};
+      for (const variant of rotate(variants, run)) {
+        const { server, port } = servers[variant];
+        await server.call('cpu-start');
+        const result = await autocannon(`http://127.0.0.1:${port}/`, { connections, durationSec });
+        const cpu = await server.call('cpu-stop');
+        row[variant] = {
+          requestsPerSec: result.requests.average,
+          p99Ms: result.latency.p99,
+          cpuMicrosPerRequest: cpu.cpuMicros / cpu.requests,
+          errors: result.errors + result.timeouts + result.non2xx,
+        };
+      }
+      runs.push(row);
+      log(`overhead run ${run + 1}/${RUNS}:`, Object.entries(row).map(([v, r]) => `${v} ${r.cpuMicrosPerRequest.toFixed(1)}µs ${Math.round(r.requestsPerSec)}/s`).join(', '));
+    }
+    const figure = (variant, key) => summarize(runs.map((r) => r[variant][key]));
+    const ratio = (variant, base, key) => summarize(runs.map((r) => r[variant][key] / r[base][key]));
+    const absolute = {};
+    for (const variant of variants) {
+      absolute[variant] = {
+        requestsPerSec: figure(variant, 'requestsPerSec'),
+        p99Ms: figure(variant, 'p99Ms'),
+        cpuMicrosPerRequest: figure(variant, 'cpuMicrosPerRequest'),
+        errors: runs.reduce((sum, r) => sum + r[variant].errors, 0),
+      };
+    }
+    const ratios = {};
+    for (const [variant, base] of [['drainkit', 'bare'], ['http-terminator', 'bare'], ['stoppable', 'bare'], ['express+drainkit', 'express']]) {
+      ratios[variant] = {
+        base,
+        cpuPerRequest: ratio(variant, base, 'cpuMicrosPerRequest'),
+        throughput: ratio(variant, base, 'requestsPerSec'),
+        p99: ratio(variant, base, 'p99Ms'),
+      };
+    }
+    return { absolute, ratios };
+  } finally {
+    for (const { server } of Object.values(servers)) await server.stop();
+  }
+}
+
+// ------------------------------------------------------------ shutdown latency
+
+async function shutdownLatency() {
+  const variants = ['node-core', 'drainkit', 'http-terminator', 'stoppable'];
+  const runs = [];
+  for (let run = 0; run < RUNS; run++) {
+    const row = {};
+    for (const variant of rotate(variants, run)) {
+      const { server, port } = await startServer(variant);
+      const clients = await startClients();
+      try {
+        await openIdle(clients, port, MANY);
+        await sleep(200);
+        const allClosed = clients.call('wait-all-closed');
+        const timing = await server.call('shutdown');
+        const seen = await allClosed;
+        row[variant] = {
+          serverMs: timing.resolvedAt - timing.startedAt,
+          lastClientMs: seen.lastSeenCloseAt - timing.startedAt,
+          clientResets: seen.resets,
+        };
+      } finally {
+        await clients.stop();
+        await server.stop();
+      }
+    }
+    runs.push(row);
+    log(`shutdown run ${run + 1}/${RUNS}:`, Object.entries(row).map(([v, r]) => `${v} ${r.serverMs.toFixed(0)}/${r.lastClientMs.toFixed(0)}ms`).join(', '));
+  }
+  const absolute = {};
+  const ratios = {};
+  for (const variant of variants) {
+    absolute[variant] = {
+      serverMs: summarize(runs.map((r) => r[variant].serverMs)),
+      lastClientMs: summarize(runs.map((r) => r[variant].lastClientMs)),
+      clientResets: summarize(runs.map((r) => r[variant].clientResets)),
+    };
+    if (variant !== 'node-core') {
+      ratios[variant] = {
+        base: 'node-core',
+        serverMs: summarize(runs.map((r) => r[variant].serverMs / r['node-core'].serverMs)),
+        lastClientMs: summarize(runs.map((r) => r[variant].lastClientMs / r['node-core'].lastClientMs)),
+      };
+    }
+  }
+  return { connections: MANY, absolute, ratios };
+}
+
+// ------------------------------------------------------------ per-connection drain cost
+
+async function drainCost() {
+  const { others: points, roundsPerPoint, warmupRounds } = config.drainCost;
+  const runs = [];
+  for (let run = 0; run < RUNS; run++) {
+    const { server, port } = await startServer('drainkit');
+    const clients = await startClients();
+    const row = {};
+    try {
+      let open = 0;
+      for (const others of points) {
+        await openIdle(clients, port, others - open);
+        open = others;
+        const samples = [];
+        const rounds = (others === points[0] && run === 0 ? warmupRounds : 0) + roundsPerPoint;
+        for (let i = 0; i < rounds; i++) {
+          await openIdle(clients, port, 1);
+          const sample = await server.call('drain-newest');
+          if (sample.forced) throw new Error('bench: an idle connection was force-closed by drainConnection');
+          if (sample.open !== others + 1) throw new Error(`bench: expected ${others + 1} open connections, server has ${sample.open}`);
+          samples.push(sample);
+        }
+        const measured = samples.slice(-roundsPerPoint);
+        row[others] = {
+          callMicros: median(measured.map((s) => s.callMicros)),
+          cpuMicros: median(measured.map((s) => s.cpuMicros)),
+          resolveMicros: median(measured.map((s) => s.resolveMicros)),
+        };
+      }
+    } finally {
+      await clients.stop();
+      await server.stop();
+    }
+    runs.push(row);
+    log(`drain-cost run ${run + 1}/${RUNS}:`, points.map((n) => `${n}: call ${row[n].callMicros.toFixed(1)}µs cpu ${row[n].cpuMicros.toFixed(0)}µs`).join(', '));
+  }
+  const byOthers = {};
+  for (const others of points) {
+    byOthers[others] = {
+      callMicros: summarize(runs.map((r) => r[others].callMicros)),
+      cpuMicros: summarize(runs.map((r) => r[others].cpuMicros)),
+      resolveMicros: summarize(runs.map((r) => r[others].resolveMicros)),
+    };
+  }
+  const last = points[points.length - 1];
+  const flatness = {
+    callMicros: summarize(runs.map((r) => r[last].callMicros / r[points[0]].callMicros)),
+    cpuMicros: summarize(runs.map((r) => r[last].cpuMicros / r[points[0]].cpuMicros)),
+  };
+  return { points, byOthers, flatness };
+}
+
+// ------------------------------------------------------------ memory
+
+async function memory() {
+  const variants = ['bare', 'drainkit'];
+  const warmup = 100;
+  const runs = [];
+  for (let run = 0; run < RUNS; run++) {
+    const row = {};
+    for (const variant of rotate(variants, run)) {
+      const { server, port } = await startServer(variant, ['--expose-gc']);
+      const clients = await startClients();
+      try {
+        // Warm-up connections first, so code compiled on the first requests is in the baseline.
+        await openIdle(clients, port, warmup);
+        const before = await server.call('heap');
+        await openIdle(clients, port, MANY);
+        const after = await server.call('heap');
+        if (variant === 'drainkit' && after.open !== MANY + warmup) throw new Error(`bench: drainkit tracks ${after.open} connections, expected ${MANY + warmup}`);
+        row[variant] = (after.heapUsed - before.heapUsed) / MANY;
+      } finally {
+        await clients.stop();
+        await server.stop();
+      }
+    }
+    row.drainkitExtra = row.drainkit - row.bare;
+    runs.push(row);
+    log(`memory run ${run + 1}/${RUNS}: bare ${row.bare.toFixed(0)} B/conn, drainkit ${row.drainkit.toFixed(0)} B/conn, extra ${row.drainkitExtra.toFixed(0)} B`);
+  }
+  return {
+    connections: MANY,
+    bareBytesPerConnection: summarize(runs.map((r) => r.bare)),
+    drainkitBytesPerConnection: summarize(runs.map((r) => r.drainkit)),
+    drainkitExtraBytesPerConnection: summarize(runs.map((r) => r.drainkitExtra)),
+  };
+}
+
+// ------------------------------------------------------------ main
+
+const startedAt = Date.now();
+const results = {
+  date: new Date().toISOString(),
+  machine: {
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model ?? 'unknown',
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    platform: `${os.platform()} ${os.release()}`,
+    node: process.version,
+  },
+  command: `node bench/run.mjs ${process.argv.slice(2).join(' ')}`.trim(),
+  config,
+};
+if (ONLY.has('overhead')) results.overhead = await requestOverhead();
+if (ONLY.has('shutdown')) results.shutdown = await shutdownLatency();
+if (ONLY.has('drain-cost')) results.drainCost = await drainCost();
+if (ONLY.has('memory')) results.memory = await memory();
+results.durationSec = Math.round((Date.now() - startedAt) / 1000);
+if (!flags['no-write']) {
+  const files = await writeResults(results);
+  log('wrote', files.join(', '));
+} else {
+  console.log(JSON.stringify(results, null, 2));
+}
+log(`done in ${results.durationSec} s`);
