@@ -60,6 +60,14 @@ export function handleSignals(drainer: Drainer, options?: HandleSignalsOptions):
   installed.add(drainer);
 
   const logger = drainer.settings.logger;
+  // A throwing logger must not stop the shutdown (this runs inside signal handlers).
+  const log = (level: 'info' | 'warn' | 'error', obj: object, msg: string) => {
+    try {
+      logger?.[level](obj, msg);
+    } catch {
+      // The logger is the reporting channel; nowhere better to report it.
+    }
+  };
   let trigger: string | undefined;
   let finished = false;
 
@@ -70,7 +78,7 @@ export function handleSignals(drainer: Drainer, options?: HandleSignalsOptions):
     try {
       (onDone as HandleSignalsOptions['onDone'])?.(outcome);
     } catch (error) {
-      logger?.error({ err: error }, 'drainkit: handleSignals onDone threw');
+      log('error', { err: error }, 'drainkit: handleSignals onDone threw');
     }
     if (exit) process.exit(outcome.exitCode);
   };
@@ -82,7 +90,7 @@ export function handleSignals(drainer: Drainer, options?: HandleSignalsOptions):
       return;
     }
     trigger = name;
-    logger?.info({ trigger: name }, 'drainkit: shutting down');
+    log('info', { trigger: name }, 'drainkit: shutting down');
     let cleanupFailed = false;
     const onCleanupError = () => {
       cleanupFailed = true;
@@ -97,7 +105,7 @@ export function handleSignals(drainer: Drainer, options?: HandleSignalsOptions):
       (error: unknown) => {
         // shutdown() rejects only on a disposed drainer.
         drainer.off('cleanup:error', onCleanupError);
-        logger?.error({ err: error }, 'drainkit: shutdown failed');
+        log('error', { err: error }, 'drainkit: shutdown failed');
         finish({ trigger: name, report: undefined, clean: false, exitCode: uncleanExitCode });
       },
     );
@@ -105,7 +113,7 @@ export function handleSignals(drainer: Drainer, options?: HandleSignalsOptions):
 
   /** Second signal: the operator wants out now. Joining every connection with a 0 ms deadline forces it. */
   const forceAndExit = (name: string): void => {
-    logger?.warn({ trigger: name }, 'drainkit: second signal, forcing remaining connections');
+    log('warn', { trigger: name }, 'drainkit: second signal, forcing remaining connections');
     const forced = drainer.drain(undefined, { timeoutMs: 0, reason: 'forced-by-signal' }).catch(() => undefined);
     const waited = new Promise((resolve) => setTimeout(resolve, FORCE_EXIT_WAIT_MS).unref());
     void Promise.race([forced, waited]).then(() => finish({ trigger: trigger!, report: undefined, clean: false, exitCode: uncleanExitCode }));
