@@ -1,0 +1,96 @@
+// drainkit + Koa: a slow route, an SSE stream that ends on drain, a readiness
+// route, drainAfterResponse(), and the admin API with its live page.
+//
+//   npm start                 (PORT=3000 by default; ADMIN_PASSWORD or a random one is printed)
+//   open http://127.0.0.1:3000/admin   (user "admin")
+//   kill -TERM <pid>          readiness fails, in-flight requests finish, connections close
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { PassThrough } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { adminRouter, attach, readiness } from '@drainkit/koa';
+import { Router } from '@koa/router';
+import Koa from 'koa';
+
+const adminPassword = process.env.ADMIN_PASSWORD ?? randomBytes(9).toString('base64url');
+const app = new Koa();
+const router = new Router();
+
+router.get('/', (ctx) => {
+  ctx.body = 'drainkit Koa example: /slow?ms=2000, /events, /bye, /ready, /admin\n';
+});
+
+// In flight when a drain starts: it finishes, then its connection closes.
+router.get('/slow', async (ctx) => {
+  const ms = Math.min(Number(ctx.query.ms) || 2_000, 60_000);
+  await sleep(ms);
+  ctx.body = `slow done after ${ms} ms`;
+});
+
+// Server-sent events: the drain signal tells the stream to say goodbye and end,
+// so a drain does not have to wait for the deadline.
+router.get('/events', (ctx) => {
+  const stream = new PassThrough();
+  ctx.set('cache-control', 'no-store');
+  ctx.type = 'text/event-stream';
+  ctx.body = stream;
+  let tick = 0;
+  stream.write(`data: {"tick":${tick}}\n\n`);
+  const timer = setInterval(() => stream.write(`data: {"tick":${++tick}}\n\n`), 1_000);
+  const stop = () => clearInterval(timer);
+  ctx.state.drain.signal.addEventListener(
+    'abort',
+    () => {
+      stop();
+      stream.end(`event: drain\nretry: 1000\ndata: server is draining, reconnect\n\n`);
+    },
+    { once: true },
+  );
+  ctx.res.on('close', stop);
+});
+
+// Closes this client's connection once the response is sent (a logout, a rebalancing hint).
+router.get('/bye', (ctx) => {
+  void ctx.state.drain.drainAfterResponse({ reason: 'bye' });
+  ctx.body = `bye from connection ${ctx.state.drain.connection?.id}`;
+});
+
+// For the load balancer / Kubernetes readiness probe: 503 from the moment shutdown starts.
+router.get('/ready', readiness());
+
+// Basic auth, so a browser can open the page; compared in constant time.
+const expected = Buffer.from(`Basic ${Buffer.from(`admin:${adminPassword}`).toString('base64')}`);
+const admin = adminRouter({
+  prefix: '/admin',
+  authorize(ctx) {
+    const given = Buffer.from(ctx.get('authorization'));
+    return given.length === expected.length && timingSafeEqual(given, expected);
+  },
+});
+
+app.use(router.routes()).use(router.allowedMethods());
+app.use(admin.routes()).use(admin.allowedMethods());
+
+const { drainer, listening } = attach(app, {
+  port: Number(process.env.PORT ?? 3000),
+  host: process.env.HOST ?? '127.0.0.1',
+  timeoutMs: Number(process.env.DRAIN_TIMEOUT_MS ?? 10_000),
+  shutdownDelayMs: Number(process.env.SHUTDOWN_DELAY_MS ?? 0),
+});
+
+drainer.on('shutdown:phase', ({ phase, report }) => {
+  console.log(report ? `shutdown: ${phase} (${report.closed} closed, ${report.forced} forced)` : `shutdown: ${phase}`);
+});
+
+let stopping = false;
+for (const signal of ['SIGTERM', 'SIGINT']) {
+  process.on(signal, () => {
+    if (stopping) process.exit(1); // a second signal: stop waiting
+    stopping = true;
+    drainer.shutdown().then((report) => process.exit(report.forced > 0 ? 1 : 0));
+  });
+}
+
+const { port } = await listening;
+console.log(`admin page: http://127.0.0.1:${port}/admin (user "admin", password "${adminPassword}")`);
+// One machine-readable line, for the test that starts this example.
+console.log(JSON.stringify({ listening: `http://127.0.0.1:${port}`, port, pid: process.pid }));
