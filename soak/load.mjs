@@ -128,8 +128,14 @@ class SessionSlot {
     if (!this.session || this.session.closed || this.session.destroyed || this.session.goneAway) {
       const session = http2.connect(`http://127.0.0.1:${config.port}`);
       session.goneAway = false;
+      session.connectedOnce = false;
+      session.closeEmitted = false;
+      session.once('connect', () => (session.connectedOnce = true));
+      session.once('close', () => (session.closeEmitted = true));
+      session.setMaxListeners(0);
       session.on('goaway', () => (session.goneAway = true));
-      session.on('error', () => {});
+      // A refused connect shows on the streams only as a closed stream: remember why.
+      session.on('error', (error) => (session.failure = error.code));
       this.session = session;
     }
     return this.session;
@@ -153,8 +159,16 @@ function h2Attempt(slot, target) {
       }
     };
     let stream;
+    let session;
+    const failure = (code) => session?.failure ?? code;
+    // A stream on a session that never connected fails before the session says why (e.g. ECONNREFUSED).
+    const before = (code) => {
+      if (session && !session.connectedOnce && !session.closeEmitted) session.once('close', () => done({ kind: 'before', code: failure(code) }));
+      else done({ kind: 'before', code: failure(code) });
+    };
     try {
-      stream = slot.get().request({ ':path': target.path });
+      session = slot.get();
+      stream = session.request({ ':path': target.path });
     } catch (error) {
       // ERR_HTTP2_GOAWAY_SESSION / INVALID_SESSION: nothing was sent.
       done({ kind: 'before', code: error.code });
@@ -167,10 +181,13 @@ function h2Attempt(slot, target) {
       if (!gotResponse) done({ kind: 'before', code: 'no response' });
       else done(bodyOk(target, body) ? { kind: 'complete' } : { kind: 'truncated', code: `body ${JSON.stringify(body.slice(-40))}` });
     });
-    stream.on('error', (error) => done({ kind: gotResponse ? 'after' : 'before', code: error.code ?? error.message }));
+    stream.on('error', (error) => {
+      if (gotResponse) done({ kind: 'after', code: error.code ?? error.message });
+      else before(`${error.code ?? error.message} rst ${stream.rstCode}`);
+    });
     stream.on('close', () => {
       // REFUSED_STREAM (RFC 9113 §8.7) and a stream above GOAWAY's last id: not processed, safe to retry.
-      if (!gotResponse) done({ kind: 'before', code: `rst ${stream.rstCode}` });
+      if (!gotResponse) before(`rst ${stream.rstCode}`);
       else done({ kind: 'truncated', code: `closed rst ${stream.rstCode}` });
     });
     stream.end();

@@ -49,8 +49,9 @@ async function repeat(step, everyMs, stopAt) {
   return Promise.all(pending);
 }
 
-const h1Load = (port, extra = {}) => ({ protocol: 'h1', port, clients: 48, maxHandlerMs: 20, sseRatio: 0, maxRequests: 2_000_000, ...extra });
-const h2Load = (port, extra = {}) => ({ protocol: 'h2', port, sessions: 6, streamsPerSession: 32, maxHandlerMs: 20, sseRatio: 0, maxRequests: 2_000_000, ...extra });
+// durationMs bounds the load process by itself; the runner normally stops it earlier.
+const h1Load = (port, extra = {}) => ({ protocol: 'h1', port, durationMs: SECONDS * 1000 + 15_000, clients: 48, maxHandlerMs: 20, sseRatio: 0, maxRequests: 2_000_000, ...extra });
+const h2Load = (port, extra = {}) => ({ protocol: 'h2', port, durationMs: SECONDS * 1000 + 15_000, sessions: 6, streamsPerSession: 32, maxHandlerMs: 20, sseRatio: 0, maxRequests: 2_000_000, ...extra });
 
 const scenarios = {
   /** 1: drainConnection of a random live connection every 25 ms. */
