@@ -1,7 +1,7 @@
 import http from 'node:http';
 import { DrainError, createDrainer, isDrainError } from '@drainkit/core';
 import type { DrainResult } from '@drainkit/core';
-import { attach, drainMiddleware } from '@drainkit/koa';
+import { attach, drainMiddleware, readiness } from '@drainkit/koa';
 import Koa from 'koa';
 import Koa2 from 'koa2';
 import supertest from 'supertest';
@@ -59,6 +59,12 @@ describe.each(majors)('@drainkit/koa on %s', (_major, KoaClass) => {
 
   it('drainMiddleware refuses what is not a drainer', () => {
     expect(() => drainMiddleware({} as never)).toThrow(expect.objectContaining({ code: 'ERR_DRAIN_INVALID_ARGUMENT' }));
+  });
+
+  it('readiness() validates its options', () => {
+    for (const options of [{ retryAfterSeconds: -1 }, { retryAfterSeconds: 1.5 }, { drainer: {} }, { bogus: 1 }, 'fast']) {
+      expect(() => readiness(options as never), JSON.stringify(options)).toThrow(expect.objectContaining({ code: 'ERR_DRAIN_INVALID_OPTION' }));
+    }
   });
 
   it('attach() validates its options before it listens', () => {
