@@ -602,7 +602,9 @@ export class Drainer extends EventEmitter implements OperationHost, StrategyHost
     connection.inFlight--;
     connection.lastActiveAt = now;
     const task = connection.task;
-    if (stream.rstCode === undefined || stream.rstCode === h2constants.NGHTTP2_NO_ERROR) {
+    // Completed means the whole response went out; a stream closed by a reset
+    // or by a forced session destroy (rstCode may still read NO_ERROR) did not.
+    if (stream.writableFinished && (stream.rstCode === undefined || stream.rstCode === h2constants.NGHTTP2_NO_ERROR)) {
       connection.requestsServed++;
       if (task) task.completedRequests++;
     } else if (task) {

@@ -41,7 +41,9 @@ export class Http2Strategy implements ProtocolStrategy {
   }
 
   force(connection: Connection, task: DrainTask): void {
-    task.forced = connection.inFlight > 0 || task.goawayPhase < 2;
+    // Sticky: destroying the session closes its streams, whose close events
+    // call back here with inFlight already back at 0.
+    task.forced ||= connection.inFlight > 0 || task.goawayPhase < 2;
     connection.session?.destroy();
     connection.socket.destroy();
   }

@@ -1,0 +1,42 @@
+import http2 from 'node:http2';
+import { createDrainer } from '@drainkit/core';
+import { closeServer, listen } from '../helpers/net.js';
+import { slowGate } from '../helpers/server-kinds.js';
+import type { ServerKind } from '../helpers/server-kinds.js';
+import { closeHttp2Sessions } from '../helpers/h2.js';
+
+/** Cleartext HTTP/2 (prior knowledge) with the compatibility API ('request' with req/res). */
+const kind: ServerKind = {
+  name: 'node:http2 h2c (compat API)',
+  protocol: 'h2',
+  secure: false,
+  async start() {
+    const gate = slowGate();
+    const server = http2.createServer((req, res) => {
+      if (req.url === '/slow') {
+        void gate.enterSlow('/slow').then(() => res.end('slow done'));
+        return;
+      }
+      gate.calls.push(req.url);
+      res.end('fast');
+    });
+    const drainer = createDrainer(server);
+    const sessions = closeHttp2Sessions(server);
+    const port = await listen(server);
+    return {
+      port,
+      drainer,
+      calls: gate.calls,
+      release: gate.release,
+      slowStarted: gate.slowStarted,
+      async close() {
+        gate.release();
+        drainer.dispose();
+        sessions.destroyAll();
+        await closeServer(server);
+      },
+    };
+  },
+};
+
+export default kind;

@@ -1,0 +1,40 @@
+import https from 'node:https';
+import { createDrainer } from '@drainkit/core';
+import { closeServer, listen } from '../helpers/net.js';
+import { slowGate } from '../helpers/server-kinds.js';
+import type { ServerKind } from '../helpers/server-kinds.js';
+import { testCertificate } from '../helpers/tls.js';
+
+/** HTTP/1.1 over TLS: connections are tracked from 'secureConnection', where req.socket is the TLSSocket. */
+const kind: ServerKind = {
+  name: 'node:https',
+  protocol: 'http/1.1',
+  secure: true,
+  async start() {
+    const gate = slowGate();
+    const server = https.createServer(await testCertificate(), (req, res) => {
+      if (req.url === '/slow') {
+        void gate.enterSlow('/slow').then(() => res.end('slow done'));
+        return;
+      }
+      gate.calls.push(req.url ?? '');
+      res.end('fast');
+    });
+    const drainer = createDrainer(server);
+    const port = await listen(server);
+    return {
+      port,
+      drainer,
+      calls: gate.calls,
+      release: gate.release,
+      slowStarted: gate.slowStarted,
+      async close() {
+        gate.release();
+        drainer.dispose();
+        await closeServer(server);
+      },
+    };
+  },
+};
+
+export default kind;
