@@ -321,7 +321,7 @@ function tooLarge(limit: number): AdminInputError {
   return new AdminInputError(413, 'ERR_ADMIN_BODY_TOO_LARGE', `The body is larger than ${limit} bytes`);
 }
 
-export function jsonReply(status: number, value: unknown, extraHeaders: Record<string, string> = {}): HttpReply {
+function jsonReply(status: number, value: unknown, extraHeaders: Record<string, string> = {}): HttpReply {
   return {
     status,
     headers: {

@@ -46,9 +46,9 @@ export type {
 // Framework-neutral pieces the adapters (@drainkit/express, @drainkit/koa) share.
 export { createRequestDrain, isDrainerLike } from './request-drain.js';
 export type { RequestDrain } from './request-drain.js';
-export { drainerOption, notAttachedError, readinessReply, resolveReadinessOptions } from './readiness.js';
+export { notAttachedError, readinessReply, resolveReadinessOptions } from './readiness.js';
 export type { HttpReply, ReadinessOptions, ResolvedReadinessOptions } from './readiness.js';
-export { adminRoutes, handleAdminRequest, jsonReply, matchAdminRoute, resolveAdminOptions } from './admin.js';
+export { adminRoutes, handleAdminRequest, matchAdminRoute, resolveAdminOptions } from './admin.js';
 export type {
   AdminAuthorize,
   AdminMatch,
