@@ -91,4 +91,6 @@ process.on('message', async (message) => {
       process.exit(0);
   }
 });
+// If the runner dies, do not linger holding thousands of sockets.
+process.on('disconnect', () => process.exit(0));
 process.send({ ready: true });

@@ -136,6 +136,8 @@ process.on('message', async (message) => {
   }
 });
 
+// If the runner dies, do not linger holding thousands of sockets.
+process.on('disconnect', () => process.exit(0));
 server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, () => {
   process.send({ ready: true, port: server.address().port });
 });
