@@ -70,7 +70,7 @@ describe('https (HTTP/1.1 over TLS)', () => {
   it('does not track a TCP connection before its TLS handshake completes', async () => {
     const f = await setup();
     const plain = net.connect(f.port, '127.0.0.1');
-    cleanups.push(() => plain.destroy());
+    cleanups.push(() => void plain.destroy());
     await new Promise((resolve) => plain.once('connect', resolve));
     const secured = await client(f.port);
     await until(() => f.drainer.connections().length === 1, 5_000, 'TLS connection tracked');
