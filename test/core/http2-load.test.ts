@@ -31,16 +31,16 @@ it('drains an h2 session under 100 concurrent streams: every accepted stream com
       inFlightAtDrain = connection.inFlight;
       drain = drainer.drainConnection(connection.id, { timeoutMs: 10_000 });
     }
-    // The body goes out in chunks across event-loop turns, so streams are mid-body when the GOAWAY goes out.
+    // The body goes out in chunks over several milliseconds, so streams are mid-body when the GOAWAY goes out.
     res.write(`${req.url}:`);
     let sent = 0;
     const next = (): void => {
       if (res.destroyed) return;
       res.write(CHUNK);
       if (++sent === CHUNKS) res.end();
-      else setImmediate(next);
+      else setTimeout(next, 1);
     };
-    setImmediate(next);
+    setTimeout(next, 1);
   });
   const drainer = createDrainer(server);
   const sessions = closeHttp2Sessions(server);
