@@ -25,10 +25,10 @@ export interface HeldRequest {
  * `ConnectionInfo`; the mutable internals are for core only.
  */
 export class Connection implements ConnectionInfo {
-  readonly id: string;
-  readonly remoteAddress: string | undefined;
-  readonly remotePort: number | undefined;
-  readonly secure: boolean;
+  /** Registry key. `id` is made from it on demand: no string is kept per connection. */
+  readonly key: number;
+  /** The drainer's id, shared by its connections, so ids are unique in the process. */
+  private readonly idPrefix: string;
   readonly openedAt: number;
   protocol: ConnectionProtocol;
   lastActiveAt: number;
@@ -57,15 +57,31 @@ export class Connection implements ConnectionInfo {
   /** Created on the first `signalFor` of one of its requests. */
   abortController: AbortController | undefined = undefined;
 
-  constructor(id: string, socket: Socket, protocol: ConnectionProtocol, secure: boolean, now: number) {
-    this.id = id;
+  constructor(idPrefix: string, key: number, socket: Socket, protocol: ConnectionProtocol, now: number) {
+    this.idPrefix = idPrefix;
+    this.key = key;
     this.socket = socket;
     this.protocol = protocol;
-    this.secure = secure;
-    this.remoteAddress = socket.remoteAddress;
-    this.remotePort = socket.remotePort;
     this.openedAt = now;
     this.lastActiveAt = now;
+  }
+
+  get id(): string {
+    return `${this.idPrefix}-${this.key}`;
+  }
+
+  // The peer address is read from the socket on demand (Node caches it there
+  // once read), not copied into every connection: memory per connection is a goal.
+  get remoteAddress(): string | undefined {
+    return this.socket.remoteAddress;
+  }
+
+  get remotePort(): number | undefined {
+    return this.socket.remotePort;
+  }
+
+  get secure(): boolean {
+    return (this.socket as Socket & { encrypted?: boolean }).encrypted === true;
   }
 
   /** True when bytes of a request head have arrived on an idle HTTP/1.1 connection. */

@@ -67,7 +67,7 @@ export class Drainer extends EventEmitter implements OperationHost, StrategyHost
   readonly server: net.Server;
   readonly settings: ResolvedSettings;
 
-  private readonly registry = new Map<string, Connection>();
+  private readonly registry = new Map<number, Connection>();
   private readonly recentResults = new Map<string, DrainResult>();
   private readonly strategies: Record<ConnectionProtocol, ProtocolStrategy>;
   private readonly isTls: boolean;
@@ -178,7 +178,7 @@ export class Drainer extends EventEmitter implements OperationHost, StrategyHost
     if (typeof id !== 'string') {
       throw new DrainError(DrainErrorCodes.INVALID_ARGUMENT, `get(id): id must be a string, got ${describeValue(id)}`);
     }
-    return this.registry.get(id);
+    return this.lookup(id);
   }
 
   /**
@@ -200,7 +200,7 @@ export class Drainer extends EventEmitter implements OperationHost, StrategyHost
         throw new DrainError(DrainErrorCodes.INVALID_ARGUMENT, `drainConnection(id): id must be a string, got ${describeValue(id)}`);
       }
       this.assertUsable();
-      const connection = this.registry.get(id);
+      const connection = this.lookup(id);
       if (!connection) {
         const recent = this.recentResults.get(id);
         if (recent) return Promise.resolve(recent);
@@ -439,10 +439,10 @@ export class Drainer extends EventEmitter implements OperationHost, StrategyHost
 
   private track(socket: Socket, protocol: ConnectionProtocol): Connection {
     const now = Date.now();
-    const connection = new Connection(`${this.drainerId}-${++this.seq}`, socket, protocol, this.isTls, now);
+    const connection = new Connection(this.drainerId, ++this.seq, socket, protocol, now);
     (socket as Carrier)[kConnection] = connection;
     socket.on('close', this.onSocketClose);
-    this.registry.set(connection.id, connection);
+    this.registry.set(connection.key, connection);
     this.acceptedCount++;
     const { maxConnectionAgeMs, maxConnectionAgeJitter } = this.settings;
     if (maxConnectionAgeMs > 0) {
@@ -460,7 +460,7 @@ export class Drainer extends EventEmitter implements OperationHost, StrategyHost
     if (connection.state === 'closed') return;
     const now = Date.now();
     connection.state = 'closed';
-    this.registry.delete(connection.id);
+    this.registry.delete(connection.key);
     this.closedCount++;
     const task = connection.task;
     let forced = false;
@@ -486,6 +486,14 @@ export class Drainer extends EventEmitter implements OperationHost, StrategyHost
     if (channels.connectionClose.hasSubscribers) channels.connectionClose.publish({ connection, forced, drainerId: this.drainerId });
   }
 
+  /** Ids read `<drainerId>-<key>`; the registry is keyed by the number. */
+  private lookup(id: string): Connection | undefined {
+    const dash = id.indexOf('-');
+    if (dash < 0 || id.slice(0, dash) !== this.drainerId) return undefined;
+    const connection = this.registry.get(Number(id.slice(dash + 1)));
+    return connection !== undefined && connection.id === id ? connection : undefined;
+  }
+
   private findConnection(target: unknown): Connection | undefined {
     if (target === null || typeof target !== 'object') return undefined;
     const candidate = target as Carrier & { socket?: Carrier | null; stream?: { session?: Carrier } | null; session?: Carrier | null };
@@ -493,7 +501,7 @@ export class Drainer extends EventEmitter implements OperationHost, StrategyHost
     // (for an Http2ServerRequest that is a proxy forwarding to the real socket).
     const connection =
       candidate[kConnection] ?? candidate.socket?.[kConnection] ?? candidate.stream?.session?.[kConnection] ?? candidate.session?.[kConnection];
-    return connection && this.registry.get(connection.id) === connection ? connection : undefined;
+    return connection && this.registry.get(connection.key) === connection ? connection : undefined;
   }
 
   // ------------------------------------------------------------- HTTP/1.1
@@ -525,6 +533,11 @@ export class Drainer extends EventEmitter implements OperationHost, StrategyHost
     connection.currentResponse = res;
     (res as Carrier)[kConnection] = connection;
     res.on('close', this.onResponseClose);
+    // While a response is in flight its 'close' also reports the socket's close,
+    // so the socket listener steps aside: Node adds and removes a listener of its
+    // own on every response, and three 'close' listeners would leave a grown
+    // listener array (about 200 bytes) on every keep-alive socket for good.
+    connection.socket.removeListener('close', this.onSocketClose);
     const max = this.settings.maxRequestsPerConnection;
     if (connection.task === undefined && max > 0 && connection.requestsServed + 1 >= max) {
       this.retire(connection, 'max-requests');
@@ -543,6 +556,12 @@ export class Drainer extends EventEmitter implements OperationHost, StrategyHost
 
   private responseClosed(connection: Connection, res: ServerResponse): void {
     if (connection.state === 'closed' || connection.currentResponse !== res) return;
+    const socket = connection.socket;
+    if (socket.destroyed && !res.writableFinished) {
+      // The socket died under the response: the socket's close, as its own listener would report it.
+      this.closeConnection(connection);
+      return;
+    }
     const now = Date.now();
     connection.inFlight--;
     connection.currentResponse = undefined;
@@ -554,6 +573,11 @@ export class Drainer extends EventEmitter implements OperationHost, StrategyHost
     } else if (task) {
       task.abortedRequests++;
     }
+    if (socket.destroyed) {
+      this.closeConnection(connection);
+      return;
+    }
+    socket.on('close', this.onSocketClose);
     if (task) {
       this.advance(task, now);
       return;
@@ -681,6 +705,8 @@ export class Drainer extends EventEmitter implements OperationHost, StrategyHost
     task.operations.push(operation);
     connection.task = task;
     connection.state = 'draining';
+    // Node caches the peer address once read; read it now so results and logs still have it after the close.
+    void connection.socket.remoteAddress;
     abortConnection(connection, drainingError);
     this.strategies[connection.protocol].begin(connection, task, now);
     if (now >= deadlineAt) this.advance(task, now);
