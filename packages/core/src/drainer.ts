@@ -705,8 +705,6 @@ export class Drainer extends EventEmitter implements OperationHost, StrategyHost
     task.operations.push(operation);
     connection.task = task;
     connection.state = 'draining';
-    // Node caches the peer address once read; read it now so results and logs still have it after the close.
-    void connection.socket.remoteAddress;
     abortConnection(connection, drainingError);
     this.strategies[connection.protocol].begin(connection, task, now);
     if (now >= deadlineAt) this.advance(task, now);
@@ -719,6 +717,8 @@ export class Drainer extends EventEmitter implements OperationHost, StrategyHost
     if (task.result || connection.state === 'closed') return;
     const strategy = this.strategies[connection.protocol];
     if (now >= task.deadlineAt) {
+      // Node caches the peer address once read: read it while the socket is open, for the forced-close log line.
+      if (this.settings.logger) void connection.socket.remoteAddress;
       strategy.force(connection, task);
       return;
     }
