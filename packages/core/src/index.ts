@@ -47,6 +47,8 @@ export type {
 export { createRequestDrain, isDrainerLike } from './request-drain.js';
 export type { RequestDrain } from './request-drain.js';
 export { notAttachedError, readinessReply, resolveReadinessOptions } from './readiness.js';
+export { resolveListenOptions } from './listen-options.js';
+export type { ListenOptions, ResolvedListenOptions } from './listen-options.js';
 export type { HttpReply, ReadinessOptions, ResolvedReadinessOptions } from './readiness.js';
 export { adminRoutes, handleAdminRequest, matchAdminRoute, resolveAdminOptions } from './admin.js';
 export type {

@@ -3,7 +3,7 @@ import http from 'node:http';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { DrainError, DrainErrorCodes, createDrainer, createRequestDrain } from '@drainkit/core';
+import { DrainError, DrainErrorCodes, createDrainer, createRequestDrain, resolveListenOptions } from '@drainkit/core';
 import type { Drainer, DrainerOptions, RequestDrain } from '@drainkit/core';
 
 export interface AttachOptions extends DrainerOptions {
@@ -33,11 +33,7 @@ export function attach(app: (req: IncomingMessage, res: ServerResponse) => unkno
   if (typeof app !== 'function') {
     throw new DrainError(DrainErrorCodes.INVALID_ARGUMENT, 'attach(app, options): app must be an Express application (a function)');
   }
-  if (options === null || typeof options !== 'object') {
-    throw new DrainError(DrainErrorCodes.INVALID_OPTION, 'attach(app, options): options must be an object');
-  }
-  const { port = 0, host, https: tlsOptions, ...drainerOptions } = options;
-  checkListenOptions(port, host, tlsOptions);
+  const { port, host, tlsOptions, rest: drainerOptions } = resolveListenOptions(options);
   let drainer: Drainer | undefined;
   const handler: RequestListener = (req, res) => {
     (req as IncomingMessage & { drain?: RequestDrain }).drain = createRequestDrain(drainer!, req);
@@ -50,16 +46,4 @@ export function attach(app: (req: IncomingMessage, res: ServerResponse) => unkno
   if (host === undefined) server.listen(port);
   else server.listen(port, host);
   return { server, drainer, listening };
-}
-
-function checkListenOptions(port: unknown, host: unknown, tlsOptions: unknown): void {
-  if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65_535) {
-    throw new DrainError(DrainErrorCodes.INVALID_OPTION, `Invalid option "port": expected a whole number from 0 to 65535, got ${String(port)}`);
-  }
-  if (host !== undefined && (typeof host !== 'string' || host === '')) {
-    throw new DrainError(DrainErrorCodes.INVALID_OPTION, 'Invalid option "host": expected a non-empty string');
-  }
-  if (tlsOptions !== undefined && (tlsOptions === null || typeof tlsOptions !== 'object')) {
-    throw new DrainError(DrainErrorCodes.INVALID_OPTION, 'Invalid option "https": expected https.createServer options');
-  }
 }

@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { DrainError, DrainErrorCodes, createDrainer } from '@drainkit/core';
+import { DrainError, DrainErrorCodes, createDrainer, resolveListenOptions } from '@drainkit/core';
 import type { Drainer, DrainerOptions } from '@drainkit/core';
 import type Koa from 'koa';
 import { drainMiddleware } from './state.js';
@@ -34,11 +34,7 @@ export function attach(app: Koa, options: AttachOptions = {}): Attached {
   if (app === null || typeof app !== 'object' || typeof app.callback !== 'function' || !Array.isArray(app.middleware)) {
     throw new DrainError(DrainErrorCodes.INVALID_ARGUMENT, 'attach(app, options): app must be a Koa application');
   }
-  if (options === null || typeof options !== 'object') {
-    throw new DrainError(DrainErrorCodes.INVALID_OPTION, 'attach(app, options): options must be an object');
-  }
-  const { port = 0, host, https: tlsOptions, ...drainerOptions } = options;
-  checkListenOptions(port, host, tlsOptions);
+  const { port, host, tlsOptions, rest: drainerOptions } = resolveListenOptions(options);
   const server = tlsOptions ? https.createServer(tlsOptions) : http.createServer();
   // Validates the drainer options; nothing listens yet if they are wrong.
   const drainer = createDrainer(server, drainerOptions);
@@ -49,16 +45,4 @@ export function attach(app: Koa, options: AttachOptions = {}): Attached {
   if (host === undefined) server.listen(port);
   else server.listen(port, host);
   return { server, drainer, listening };
-}
-
-function checkListenOptions(port: unknown, host: unknown, tlsOptions: unknown): void {
-  if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65_535) {
-    throw new DrainError(DrainErrorCodes.INVALID_OPTION, `Invalid option "port": expected a whole number from 0 to 65535, got ${String(port)}`);
-  }
-  if (host !== undefined && (typeof host !== 'string' || host === '')) {
-    throw new DrainError(DrainErrorCodes.INVALID_OPTION, 'Invalid option "host": expected a non-empty string');
-  }
-  if (tlsOptions !== undefined && (tlsOptions === null || typeof tlsOptions !== 'object')) {
-    throw new DrainError(DrainErrorCodes.INVALID_OPTION, 'Invalid option "https": expected https.createServer options');
-  }
 }
