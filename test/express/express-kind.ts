@@ -3,8 +3,8 @@ import { createDrainer } from '@drainkit/core';
 import type { Drainer } from '@drainkit/core';
 import { attach, drainMiddleware } from '@drainkit/express';
 import type express from 'express';
-import { closeServer, listen } from '../helpers/net.js';
-import { slowGate } from '../helpers/server-kinds.js';
+import { listen } from '../helpers/net.js';
+import { kindApp, slowGate } from '../helpers/server-kinds.js';
 import type { ServerKind } from '../helpers/server-kinds.js';
 
 /**
@@ -21,16 +21,15 @@ export function expressKind(name: string, expressFactory: typeof express, shape:
       const app = expressFactory();
       let server: http.Server;
       let drainer: Drainer;
-      let port: number;
       if (shape === 'attach') {
         const attached = attach(app, { host: '127.0.0.1' });
         ({ server, drainer } = attached);
-        port = (await attached.listening).port;
+        await attached.listening;
       } else {
         server = http.createServer(app);
         drainer = createDrainer(server);
         app.use(drainMiddleware(drainer));
-        port = await listen(server);
+        await listen(server);
       }
       app.get('/slow', (req, res) => {
         void gate.enterSlow(req.path).then(() => res.send('slow done'));
@@ -39,18 +38,7 @@ export function expressKind(name: string, expressFactory: typeof express, shape:
         gate.calls.push(req.path);
         res.send('fast');
       });
-      return {
-        port,
-        drainer,
-        calls: gate.calls,
-        release: gate.release,
-        slowStarted: gate.slowStarted,
-        async close() {
-          gate.release();
-          drainer.dispose();
-          await closeServer(server);
-        },
-      };
+      return kindApp(server, drainer, gate);
     },
   };
 }

@@ -1,4 +1,6 @@
+import type net from 'node:net';
 import type { Drainer } from '@drainkit/core';
+import { closeServer } from './net.js';
 
 /**
  * One server kind (plain http, https, h2, Express, Koa, Nest...) for the
@@ -53,6 +55,29 @@ export function slowGate(): { calls: string[]; release(): void; slowStarted(): P
       for (const wake of startWaiters.splice(0)) wake();
       if (released) return Promise.resolve();
       return new Promise<void>((resolve) => waiters.push(resolve));
+    },
+  };
+}
+
+/**
+ * The KindApp of a kind whose server is already listening: `close()` releases
+ * the /slow handlers, disposes of the drainer, runs `extraClose` (an h2 kind
+ * destroys its sessions there) and closes the server.
+ */
+export function kindApp(server: net.Server, drainer: Drainer, gate: ReturnType<typeof slowGate>, extraClose?: () => void): KindApp {
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('kindApp(server): the server must be listening on a TCP port');
+  return {
+    port: address.port,
+    drainer,
+    calls: gate.calls,
+    release: gate.release,
+    slowStarted: gate.slowStarted,
+    async close() {
+      gate.release();
+      drainer.dispose();
+      extraClose?.();
+      await closeServer(server);
     },
   };
 }

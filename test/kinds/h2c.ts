@@ -1,7 +1,7 @@
 import http2 from 'node:http2';
 import { createDrainer } from '@drainkit/core';
-import { closeServer, listen } from '../helpers/net.js';
-import { slowGate } from '../helpers/server-kinds.js';
+import { listen } from '../helpers/net.js';
+import { kindApp, slowGate } from '../helpers/server-kinds.js';
 import type { ServerKind } from '../helpers/server-kinds.js';
 import { closeHttp2Sessions } from '../helpers/h2.js';
 
@@ -22,20 +22,8 @@ const kind: ServerKind = {
     });
     const drainer = createDrainer(server);
     const sessions = closeHttp2Sessions(server);
-    const port = await listen(server);
-    return {
-      port,
-      drainer,
-      calls: gate.calls,
-      release: gate.release,
-      slowStarted: gate.slowStarted,
-      async close() {
-        gate.release();
-        drainer.dispose();
-        sessions.destroyAll();
-        await closeServer(server);
-      },
-    };
+    await listen(server);
+    return kindApp(server, drainer, gate, () => sessions.destroyAll());
   },
 };
 

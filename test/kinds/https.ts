@@ -1,7 +1,7 @@
 import https from 'node:https';
 import { createDrainer } from '@drainkit/core';
-import { closeServer, listen } from '../helpers/net.js';
-import { slowGate } from '../helpers/server-kinds.js';
+import { listen } from '../helpers/net.js';
+import { kindApp, slowGate } from '../helpers/server-kinds.js';
 import type { ServerKind } from '../helpers/server-kinds.js';
 import { testCertificate } from '../helpers/tls.js';
 
@@ -21,19 +21,8 @@ const kind: ServerKind = {
       res.end('fast');
     });
     const drainer = createDrainer(server);
-    const port = await listen(server);
-    return {
-      port,
-      drainer,
-      calls: gate.calls,
-      release: gate.release,
-      slowStarted: gate.slowStarted,
-      async close() {
-        gate.release();
-        drainer.dispose();
-        await closeServer(server);
-      },
-    };
+    await listen(server);
+    return kindApp(server, drainer, gate);
   },
 };
 

@@ -3,8 +3,8 @@ import { createDrainer } from '@drainkit/core';
 import type { Drainer } from '@drainkit/core';
 import { attach, drainMiddleware } from '@drainkit/koa';
 import type Koa from 'koa';
-import { closeServer, listen } from '../helpers/net.js';
-import { slowGate } from '../helpers/server-kinds.js';
+import { listen } from '../helpers/net.js';
+import { kindApp, slowGate } from '../helpers/server-kinds.js';
 import type { ServerKind } from '../helpers/server-kinds.js';
 
 /**
@@ -34,29 +34,17 @@ export function koaKind(name: string, KoaClass: typeof Koa, shape: 'attach' | 'm
       });
       let server: http.Server;
       let drainer: Drainer;
-      let port: number;
       if (shape === 'attach') {
         const attached = attach(app, { host: '127.0.0.1' });
         ({ server, drainer } = attached);
-        port = (await attached.listening).port;
+        await attached.listening;
       } else {
         server = http.createServer(app.callback());
         drainer = createDrainer(server);
         app.middleware.unshift(drainMiddleware(drainer));
-        port = await listen(server);
+        await listen(server);
       }
-      return {
-        port,
-        drainer,
-        calls: gate.calls,
-        release: gate.release,
-        slowStarted: gate.slowStarted,
-        async close() {
-          gate.release();
-          drainer.dispose();
-          await closeServer(server);
-        },
-      };
+      return kindApp(server, drainer, gate);
     },
   };
 }
