@@ -154,7 +154,7 @@ describe.each(platforms)('DrainModule over real HTTP on %s', (platform: Platform
     expect(await admin.request('/fast')).toMatchObject({ status: 200, connectionClose: false });
 
     const unknown = await admin.request('/drain/nope');
-    expect(unknown.status).toBe(500); // a DrainError with ERR_DRAIN_UNKNOWN_CONNECTION, not a silent success
+    expect(unknown.status).toBe(500); // ERR_DRAIN_UNKNOWN_CONNECTION, not a silent success; DrainErrorFilter makes it a 404 (error-filter.test.ts)
   });
 
   it('the readiness route answers 200 while serving and 503 once shutdown has started', async () => {

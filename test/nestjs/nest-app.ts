@@ -1,14 +1,14 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import { Controller, Get, Inject, Injectable, Module, Param, Sse } from '@nestjs/common';
+import { Controller, Get, Inject, Injectable, Module, Param, Query, Sse, UseFilters } from '@nestjs/common';
 import type { INestApplication, MessageEvent } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
+import { HttpAdapterHost, NestFactory } from '@nestjs/core';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import type { ConnectionInfo, DrainResult } from '@drainkit/core';
 import { concat, fromEvent, interval, map, of, takeUntil } from 'rxjs';
 import type { Observable } from 'rxjs';
-import { Conn, DrainAfterResponse, DrainModule, DrainService, DrainSignal } from '@drainkit/nestjs';
+import { Conn, DrainAfterResponse, DrainErrorFilter, DrainModule, DrainService, DrainSignal } from '@drainkit/nestjs';
 import type { DrainModuleOptions } from '@drainkit/nestjs';
 import { slowGate } from '../helpers/server-kinds.js';
 
@@ -62,14 +62,20 @@ class DrainTestController {
     return { id: connection.id, open: this.report.open() };
   }
 
-  /** Drains another connection, found by id, from inside a request. */
+  /** Drains another connection, found by id, from inside a request; `?timeout=` is passed on as it comes. */
   @Get('drain/:id')
-  drainOther(@Param('id') id: string): Promise<DrainResult> {
-    return this.drain.drainConnection(id, { reason: 'admin' });
+  drainOther(@Param('id') id: string, @Query('timeout') timeout?: string): Promise<DrainResult> {
+    return drainById(this.drain, id, timeout);
   }
 
   @Get('ready')
   ready(): unknown {
+    return this.drain.readiness({ retryAfterSeconds: 7 });
+  }
+
+  /** Readiness with the default Retry-After. */
+  @Get('ready-default')
+  readyDefault(): unknown {
     return this.drain.readiness();
   }
 
@@ -82,6 +88,22 @@ class DrainTestController {
       takeUntil(drainStarted),
     );
     return concat(ticks, of<MessageEvent>({ type: 'drain', data: 'bye' }));
+  }
+}
+
+function drainById(drain: DrainService, id: string, timeout: string | undefined): Promise<DrainResult> {
+  return drain.drainConnection(id, { reason: 'admin', timeoutMs: timeout === undefined ? undefined : Number(timeout) });
+}
+
+/** The same drain route with the filter bound to the controller, whatever the application binds. */
+@Controller('filtered')
+@UseFilters(DrainErrorFilter)
+class FilteredController {
+  constructor(private readonly drain: DrainService) {}
+
+  @Get('drain/:id')
+  drainOther(@Param('id') id: string, @Query('timeout') timeout?: string): Promise<DrainResult> {
+    return drainById(this.drain, id, timeout);
   }
 }
 
@@ -106,6 +128,8 @@ export interface NestTestApp {
 export interface StartOptions {
   drain?: DrainModuleOptions;
   forceCloseConnections?: boolean;
+  /** How DrainErrorFilter is bound application-wide: the module option, `app.useGlobalFilters()`, or not at all (the default). */
+  errorFilter?: 'module' | 'global' | 'none';
 }
 
 /** A real Nest application on Express or Fastify, listening on 127.0.0.1 at a random port. */
@@ -113,8 +137,8 @@ export async function startNestApp(platform: Platform, options: StartOptions = {
   const gate = slowGate();
 
   @Module({
-    imports: [DrainModule.forRoot({ timeoutMs: 5_000, ...options.drain })],
-    controllers: [DrainTestController, LeavingController],
+    imports: [DrainModule.forRoot({ timeoutMs: 5_000, ...options.drain, errorFilter: options.errorFilter === 'module' })],
+    controllers: [DrainTestController, LeavingController, FilteredController],
     providers: [ConnectionReport, { provide: GATE, useValue: gate }],
   })
   class DrainTestModule {}
@@ -124,6 +148,7 @@ export async function startNestApp(platform: Platform, options: StartOptions = {
     logger: false,
     forceCloseConnections: options.forceCloseConnections ?? false,
   });
+  if (options.errorFilter === 'global') app.useGlobalFilters(new DrainErrorFilter(app.get(HttpAdapterHost)));
   // Fastify binds one server per address a host name resolves to; a literal address keeps it to one.
   await app.listen(0, '127.0.0.1');
   const server = app.getHttpServer() as Server;

@@ -1,8 +1,10 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { CallHandler, ExecutionContext, NestInterceptor } from '@nestjs/common';
-import { Reflector } from '@nestjs/core';
+import { HttpAdapterHost, Reflector } from '@nestjs/core';
+import { catchError, throwError } from 'rxjs';
 import type { Observable } from 'rxjs';
 import { DRAIN_AFTER_RESPONSE } from './decorators.js';
+import { DrainNotReadyException } from './drain-not-ready.exception.js';
 import { DrainService } from './drain.service.js';
 import { bindRequest } from './request-binding.js';
 
@@ -10,7 +12,9 @@ import { bindRequest } from './request-binding.js';
  * Registered by DrainModule as an APP_INTERCEPTOR. For every HTTP request it
  * makes the DrainService reachable from `@Conn()` / `@DrainSignal()`, and for
  * routes marked `@DrainAfterResponse()` it starts the connection's drain, which
- * core turns into "close after the response in flight".
+ * core turns into "close after the response in flight". When the readiness
+ * route answers 503, it puts the exception's `Retry-After` on the response, so
+ * any exception filter that writes the reply sends it.
  */
 @Injectable()
 export class DrainInterceptor implements NestInterceptor {
@@ -19,6 +23,7 @@ export class DrainInterceptor implements NestInterceptor {
   constructor(
     private readonly reflector: Reflector,
     private readonly drainService: DrainService,
+    private readonly adapterHost: HttpAdapterHost,
   ) {}
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
@@ -31,6 +36,18 @@ export class DrainInterceptor implements NestInterceptor {
       // `Connection: close` and closes the connection once it has been sent.
       this.drainService.drainAfterResponse(request).catch((error: unknown) => this.logger.error(`@DrainAfterResponse(): ${(error as Error)?.message ?? String(error)}`));
     }
-    return next.handle();
+    return next.handle().pipe(catchError((error: unknown) => this.withReadinessHeaders(error, context)));
+  }
+
+  private withReadinessHeaders(error: unknown, context: ExecutionContext): Observable<never> {
+    if (error instanceof DrainNotReadyException) {
+      const response: unknown = context.switchToHttp().getResponse();
+      const adapter = this.adapterHost.httpAdapter;
+      // Set, not replied: the reply stays the exception filter's job (Nest's default or the application's).
+      if (!adapter.isHeadersSent(response)) {
+        for (const [name, value] of Object.entries(error.headers)) adapter.setHeader(response, name, value);
+      }
+    }
+    return throwError(() => error);
   }
 }

@@ -1,7 +1,7 @@
-import { Inject, Injectable, Logger, ServiceUnavailableException } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { BeforeApplicationShutdown, OnApplicationBootstrap } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
-import { createDrainer, DrainError, DrainErrorCodes } from '@drainkit/core';
+import { createDrainer, DrainError, DrainErrorCodes, resolveReadinessOptions } from '@drainkit/core';
 import type {
   ConnectionFilter,
   ConnectionInfo,
@@ -18,6 +18,7 @@ import type {
 } from '@drainkit/core';
 import net from 'node:net';
 import type { Subscription } from 'rxjs';
+import { DrainNotReadyException } from './drain-not-ready.exception.js';
 import { DRAIN_MODULE_OPTIONS } from './options.js';
 import type { DrainModuleOptions } from './options.js';
 import { rawRequest } from './raw-request.js';
@@ -27,6 +28,12 @@ export interface DrainReadiness {
   ready: true;
   state: DrainerState;
   connections: number;
+}
+
+/** Options of `DrainService.readiness()`. */
+export interface DrainReadinessOptions {
+  /** `Retry-After` of the 503 answer, in seconds (a whole number ≥ 0). Default 5, as in the Express and Koa adapters. */
+  retryAfterSeconds?: number;
 }
 
 interface PendingListener {
@@ -182,13 +189,16 @@ export class DrainService implements OnApplicationBootstrap, BeforeApplicationSh
 
   /**
    * For a readiness route: the current state while serving; once shutdown has
-   * started (or before the drainer is attached) a 503 `ServiceUnavailableException`.
+   * started (or before the drainer is attached) a 503 `DrainNotReadyException`
+   * with `{ ready: false, state }`, answered with `Retry-After` (the module's
+   * interceptor sets it) so a load balancer backs off before the listener closes.
    */
-  readiness(): DrainReadiness {
+  readiness(options?: DrainReadinessOptions): DrainReadiness {
+    // Core's validation of the same option, so a bad value fails the same way everywhere.
+    const { retryAfterSeconds } = resolveReadinessOptions(readinessOptionsOnly(options));
     const drainer = this.attachedDrainer;
     if (!drainer || !drainer.isReady()) {
-      // The body core's readinessReply() gives the Express and Koa adapters.
-      throw new ServiceUnavailableException({ ready: false, state: drainer?.state ?? 'not-attached' });
+      throw new DrainNotReadyException(drainer?.state ?? 'not-attached', retryAfterSeconds);
     }
     return { ready: true, state: drainer.state, connections: drainer.stats().open };
   }
@@ -213,4 +223,12 @@ export class DrainService implements OnApplicationBootstrap, BeforeApplicationSh
     else this.pendingListeners = this.pendingListeners.filter((p) => p.event !== event || p.listener !== listener);
     return this;
   }
+}
+
+/** Core's readiness options also take `drainer`, which has no meaning here: refuse it as an unknown option. */
+function readinessOptionsOnly(options: unknown): unknown {
+  if (options !== null && typeof options === 'object' && 'drainer' in options) {
+    throw new DrainError(DrainErrorCodes.INVALID_OPTION, 'Unknown option "drainer" in readiness options; known options: retryAfterSeconds');
+  }
+  return options;
 }
