@@ -58,12 +58,19 @@ describe('examples/nestjs (npm start, as a child process)', () => {
     const slowAgent = new http.Agent({ keepAlive: true });
     const sse = await RawClient.connect(port);
     try {
-      expect(await request(agent, port, '/ready')).toMatchObject({ status: 200 });
+      const ready = await request(agent, port, '/ready');
+      expect(ready).toMatchObject({ status: 200 });
+      expect(ready.headers['cache-control']).toBe('no-store');
       expect((await request(agent, port, '/admin/connections')).status).toBe(403);
       const listed = await request(agent, port, '/admin/connections', { headers: adminHeaders });
       expect(listed.status).toBe(200);
       const { connections } = JSON.parse(listed.body) as { connections: Array<{ id: string; inFlight: number }> };
       expect(connections.length).toBeGreaterThanOrEqual(2); // the agent's and the SSE client's
+
+      // DrainModule's errorFilter: a DrainError from the handler is a 404 with its code, not a 500.
+      const unknown = await request(agent, port, '/admin/connections/no-such-id/drain', { method: 'POST', headers: adminHeaders });
+      expect(unknown.status).toBe(404);
+      expect(JSON.parse(unknown.body)).toMatchObject({ statusCode: 404, code: 'ERR_DRAIN_UNKNOWN_CONNECTION' });
 
       const bye = await request(agent, port, '/bye');
       expect(bye.body).toMatch(/^bye from connection \S+$/);

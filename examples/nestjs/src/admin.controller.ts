@@ -14,6 +14,7 @@ export class AdminController {
     return { stats: this.drain.stats(), connections: this.drain.connections().map((c) => c.toJSON()) };
   }
 
+  /** An unknown id answers 404 `ERR_DRAIN_UNKNOWN_CONNECTION` (DrainModule's errorFilter). */
   @Post('connections/:id/drain')
   drainOne(@Param('id') id: string): Promise<DrainResult> {
     return this.drain.drainConnection(id, { reason: 'admin' });

@@ -1,4 +1,4 @@
-import { Controller, Get, ParseIntPipe, Query, Sse } from '@nestjs/common';
+import { Controller, Get, Header, ParseIntPipe, Query, Sse } from '@nestjs/common';
 import type { MessageEvent } from '@nestjs/common';
 import type { ConnectionInfo } from '@drainkit/core';
 import { Conn, DrainAfterResponse, DrainService, DrainSignal } from '@drainkit/nestjs';
@@ -34,9 +34,10 @@ export class AppController {
     return `bye from connection ${connection.id}`;
   }
 
-  /** Readiness probe: 200 while serving, 503 once shutdown has started. */
+  /** Readiness probe: 200 while serving, 503 with `Retry-After: 5` once shutdown has started. */
   @Get('ready')
+  @Header('Cache-Control', 'no-store')
   ready(): unknown {
-    return this.drain.readiness();
+    return this.drain.readiness({ retryAfterSeconds: 5 });
   }
 }

@@ -8,6 +8,8 @@ import { AppController } from './app.controller.js';
   imports: [
     DrainModule.forRootAsync({
       isGlobal: true,
+      // DrainErrors from handlers answer 404 / 400 / 503 with { statusCode, code, message } instead of a 500.
+      errorFilter: true,
       useFactory: () => ({
         timeoutMs: Number(process.env.DRAIN_TIMEOUT_MS ?? 10_000),
         shutdownDelayMs: Number(process.env.SHUTDOWN_DELAY_MS ?? 0),
