@@ -1,48 +1,18 @@
 import http from 'node:http';
 import { createDrainer } from '@drainkit/core';
-import type { Drainer, DrainerOptions } from '@drainkit/core';
+import type { Drainer } from '@drainkit/core';
 import { adminRouter, attach, drainMiddleware, readiness } from '@drainkit/express';
-import type { ExpressAdminOptions } from '@drainkit/express';
 import type express from 'express';
 import type { NextFunction, Request, Response } from 'express';
-import { closeServer, deferred, listen } from '../helpers/net.js';
+import { basicAuthorize, slowRoute, testApp } from '../adapters/test-app.js';
+import type { TestApp, TestAppOptions } from '../adapters/test-app.js';
+import { listen } from '../helpers/net.js';
 
-export const ADMIN_AUTH = `Basic ${Buffer.from('admin:s3cret').toString('base64')}`;
-
-/** The test's authorize: Basic admin:s3cret; false otherwise (401 without credentials, 403 with wrong ones). */
-export const basicAuthorize = (req: Request): boolean => req.headers.authorization === ADMIN_AUTH;
-
-export interface ExpressTestApp {
-  app: express.Express;
-  server: http.Server;
-  drainer: Drainer;
-  port: number;
-  /** Every path that reached Express at all (the first middleware records it). */
-  seen: string[];
-  /** Resolves when the next /slow handler has started. */
-  slowStarted(): Promise<void>;
-  /** Lets every waiting /slow handler answer. */
-  release(): void;
-  close(): Promise<void>;
-}
-
-export interface ExpressTestOptions {
-  shape?: 'attach' | 'middleware';
-  drainerOptions?: DrainerOptions;
-  /** Admin router options; `authorize` defaults to basicAuthorize. */
-  admin?: Partial<ExpressAdminOptions>;
-  /** Put express.json() in front of the admin router. */
-  json?: boolean;
-  /** Leave the drain middleware out (to test helpers that get { drainer } or nothing). */
-  withoutDrainMiddleware?: boolean;
-}
-
-/** An Express app with every adapter feature on routes the tests call, on 127.0.0.1. */
-export async function startExpressApp(expressFactory: typeof express, options: ExpressTestOptions = {}): Promise<ExpressTestApp> {
+/** An Express app with every adapter feature on the routes of TestApp, on 127.0.0.1. */
+export async function startExpressApp(expressFactory: typeof express, options: TestAppOptions = {}): Promise<TestApp> {
   const app = expressFactory();
   const seen: string[] = [];
-  let gate = deferred();
-  let startWaiters: Array<() => void> = [];
+  const slow = slowRoute();
   const shape = options.withoutDrainMiddleware ? 'none' : (options.shape ?? 'attach');
   let server: http.Server;
   let drainer: Drainer;
@@ -66,8 +36,7 @@ export async function startExpressApp(expressFactory: typeof express, options: E
     res.send('fast');
   });
   app.get('/slow', (_req, res) => {
-    for (const wake of startWaiters.splice(0)) wake();
-    void gate.promise.then(() => res.send('slow done'));
+    void slow.enter().then(() => res.send('slow done'));
   });
   app.get('/info', (req, res) => {
     res.json({
@@ -89,28 +58,11 @@ export async function startExpressApp(expressFactory: typeof express, options: E
   });
   app.get('/ready', readiness());
   if (options.json) app.use('/admin', expressFactory.json());
-  app.use('/admin', adminRouter({ authorize: basicAuthorize, ...options.admin }));
+  const { authorize = basicAuthorize, ...admin } = options.admin ?? {};
+  app.use('/admin', adminRouter({ ...admin, authorize: (req: Request) => authorize((name) => req.get(name)) }));
   app.use((error: { status?: number; code?: string; message: string }, _req: Request, res: Response, _next: NextFunction) => {
     res.status(error.status ?? 500).json({ code: error.code ?? null, message: error.message });
   });
 
-  const port = await listening;
-  return {
-    app,
-    server,
-    drainer,
-    port,
-    seen,
-    slowStarted: () => new Promise<void>((resolve) => startWaiters.push(resolve)),
-    release() {
-      gate.resolve();
-      gate = deferred();
-    },
-    async close() {
-      gate.resolve();
-      startWaiters = [];
-      drainer.dispose();
-      await closeServer(server);
-    },
-  };
+  return testApp({ server, drainer, port: await listening, seen, slow });
 }

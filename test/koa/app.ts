@@ -1,46 +1,19 @@
 import http from 'node:http';
 import { createDrainer } from '@drainkit/core';
-import type { Drainer, DrainerOptions } from '@drainkit/core';
+import type { Drainer } from '@drainkit/core';
 import { adminRouter, attach, drainMiddleware, readiness } from '@drainkit/koa';
-import type { KoaAdminOptions } from '@drainkit/koa';
 import Router from '@koa/router';
 import type Koa from 'koa';
 import type { Context } from 'koa';
-import { closeServer, deferred, listen } from '../helpers/net.js';
+import { basicAuthorize, slowRoute, testApp } from '../adapters/test-app.js';
+import type { TestApp, TestAppOptions } from '../adapters/test-app.js';
+import { listen } from '../helpers/net.js';
 
-export const ADMIN_AUTH = `Basic ${Buffer.from('admin:s3cret').toString('base64')}`;
-
-/** The test's authorize: Basic admin:s3cret; false otherwise (401 without credentials, 403 with wrong ones). */
-export const basicAuthorize = (ctx: Context): boolean => ctx.get('authorization') === ADMIN_AUTH;
-
-export interface KoaTestApp {
-  app: Koa;
-  server: http.Server;
-  drainer: Drainer;
-  port: number;
-  /** Every path that reached Koa at all (the first application middleware records it). */
-  seen: string[];
-  slowStarted(): Promise<void>;
-  release(): void;
-  close(): Promise<void>;
-}
-
-export interface KoaTestOptions {
-  shape?: 'attach' | 'middleware';
-  drainerOptions?: DrainerOptions;
-  /** Admin router options; `authorize` defaults to basicAuthorize, `prefix` to '/admin'. */
-  admin?: Partial<KoaAdminOptions>;
-  /** A tiny JSON body parser in front (sets ctx.request.body, as @koa/bodyparser does). */
-  json?: boolean;
-  withoutDrainMiddleware?: boolean;
-}
-
-/** A Koa app with every adapter feature on routes the tests call, on 127.0.0.1. */
-export async function startKoaApp(KoaClass: typeof Koa, options: KoaTestOptions = {}): Promise<KoaTestApp> {
+/** A Koa app with every adapter feature on the routes of TestApp, on 127.0.0.1. */
+export async function startKoaApp(KoaClass: typeof Koa, options: TestAppOptions = {}): Promise<TestApp> {
   const app = new KoaClass();
   const seen: string[] = [];
-  let gate = deferred();
-  let startWaiters: Array<() => void> = [];
+  const slow = slowRoute();
   const shape = options.withoutDrainMiddleware ? 'none' : (options.shape ?? 'attach');
   // The documented order without attach(): server, drainer, then the drain middleware first.
   const plainServer = shape === 'attach' ? undefined : http.createServer();
@@ -72,8 +45,7 @@ export async function startKoaApp(KoaClass: typeof Koa, options: KoaTestOptions 
     ctx.body = 'fast';
   });
   routes.get('/slow', async (ctx) => {
-    for (const wake of startWaiters.splice(0)) wake();
-    await gate.promise;
+    await slow.enter();
     ctx.body = 'slow done';
   });
   routes.get('/info', (ctx) => {
@@ -98,7 +70,8 @@ export async function startKoaApp(KoaClass: typeof Koa, options: KoaTestOptions 
   });
   routes.get('/ready', readiness());
   app.use(routes.routes());
-  const admin = adminRouter({ authorize: basicAuthorize, prefix: '/admin', ...options.admin });
+  const { authorize = basicAuthorize, ...adminOptions } = options.admin ?? {};
+  const admin = adminRouter({ ...adminOptions, prefix: '/admin', authorize: (ctx: Context) => authorize((name) => ctx.get(name)) });
   app.use(admin.routes()).use(admin.allowedMethods());
 
   let server: http.Server;
@@ -115,22 +88,5 @@ export async function startKoaApp(KoaClass: typeof Koa, options: KoaTestOptions 
     server.on('request', app.callback());
     port = await listen(server);
   }
-  return {
-    app,
-    server,
-    drainer,
-    port,
-    seen,
-    slowStarted: () => new Promise<void>((resolve) => startWaiters.push(resolve)),
-    release() {
-      gate.resolve();
-      gate = deferred();
-    },
-    async close() {
-      gate.resolve();
-      startWaiters = [];
-      drainer.dispose();
-      await closeServer(server);
-    },
-  };
+  return testApp({ server, drainer, port, seen, slow });
 }

@@ -1,23 +1,15 @@
 import http from 'node:http';
 import { DrainError, createDrainer, isDrainError } from '@drainkit/core';
 import type { DrainResult } from '@drainkit/core';
-import { attach, drainMiddleware, readiness } from '@drainkit/express';
-import express from 'express';
-import express4 from 'express4';
 import supertest from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
+import { parseResponses } from '../express/raw-responses.js';
 import { RawClient, closeServer, get, request } from '../helpers/net.js';
-import { startExpressApp } from './app.js';
-import type { ExpressTestApp } from './app.js';
-import { parseResponses } from './raw-responses.js';
+import { frameworks } from './frameworks.js';
+import type { TestApp, TestAppOptions } from './test-app.js';
 
-const majors = [
-  ['express 5', express],
-  ['express 4', express4],
-] as const;
-
-describe.each(majors)('@drainkit/express on %s', (_major, expressFactory) => {
-  let target: ExpressTestApp | undefined;
+describe.each(frameworks)('drain middleware, attach() and readiness() on $name', (framework) => {
+  let target: TestApp | undefined;
   const clients: RawClient[] = [];
   const agents: http.Agent[] = [];
 
@@ -28,8 +20,8 @@ describe.each(majors)('@drainkit/express on %s', (_major, expressFactory) => {
     target = undefined;
   });
 
-  async function start(options?: Parameters<typeof startExpressApp>[1]): Promise<ExpressTestApp> {
-    target = await startExpressApp(expressFactory, options);
+  async function start(options?: TestAppOptions): Promise<TestApp> {
+    target = await framework.start(options);
     return target;
   }
 
@@ -39,7 +31,7 @@ describe.each(majors)('@drainkit/express on %s', (_major, expressFactory) => {
     return client;
   }
 
-  function idOf(app: ExpressTestApp, client: RawClient): string {
+  function idOf(app: TestApp, client: RawClient): string {
     const found = app.drainer.connections().find((c) => c.remotePort === client.socket.localPort);
     if (!found) throw new Error('connection not tracked');
     return found.id;
@@ -58,43 +50,41 @@ describe.each(majors)('@drainkit/express on %s', (_major, expressFactory) => {
   });
 
   it('drainMiddleware refuses what is not a drainer', () => {
-    expect(() => drainMiddleware({} as never)).toThrow(expect.objectContaining({ code: 'ERR_DRAIN_INVALID_ARGUMENT' }));
+    expect(() => framework.drainMiddleware({})).toThrow(expect.objectContaining({ code: 'ERR_DRAIN_INVALID_ARGUMENT' }));
   });
 
   it('readiness() validates its options', () => {
     for (const options of [{ retryAfterSeconds: -1 }, { retryAfterSeconds: 1.5 }, { drainer: {} }, { bogus: 1 }, 'fast']) {
-      expect(() => readiness(options as never), JSON.stringify(options)).toThrow(expect.objectContaining({ code: 'ERR_DRAIN_INVALID_OPTION' }));
+      expect(() => framework.readiness(options), JSON.stringify(options)).toThrow(expect.objectContaining({ code: 'ERR_DRAIN_INVALID_OPTION' }));
     }
   });
 
   it('attach() validates its options before it listens', () => {
-    const app = expressFactory();
-    expect(() => attach(app, { port: -1 })).toThrow(expect.objectContaining({ code: 'ERR_DRAIN_INVALID_OPTION' }));
-    expect(() => attach(app, { port: 0, timeoutMs: -5 })).toThrow(expect.objectContaining({ code: 'ERR_DRAIN_INVALID_OPTION' }));
-    expect(() => attach(app, { port: 0, bogus: true } as never)).toThrow(expect.objectContaining({ code: 'ERR_DRAIN_INVALID_OPTION' }));
+    expect(() => framework.attach({ port: -1 })).toThrow(expect.objectContaining({ code: 'ERR_DRAIN_INVALID_OPTION' }));
+    expect(() => framework.attach({ port: 0, timeoutMs: -5 })).toThrow(expect.objectContaining({ code: 'ERR_DRAIN_INVALID_OPTION' }));
+    expect(() => framework.attach({ port: 0, bogus: true })).toThrow(expect.objectContaining({ code: 'ERR_DRAIN_INVALID_OPTION' }));
   });
 
   it('attach().listening rejects when the port is taken', async () => {
     const app = await start();
-    const second = attach(expressFactory(), { port: app.port, host: '127.0.0.1' });
+    const second = framework.attach({ port: app.port, host: '127.0.0.1' });
     await expect(second.listening).rejects.toMatchObject({ code: 'EADDRINUSE' });
     second.drainer.dispose();
   });
 
   it('drainAfterResponse() throws ERR_DRAIN_UNKNOWN_CONNECTION on a server the drainer does not track', async () => {
-    const app = expressFactory();
-    const tracked = http.createServer(app);
+    const tracked = http.createServer();
     const drainer = createDrainer(tracked);
-    app.use(drainMiddleware(drainer));
     let caught: unknown;
-    app.get('/logout', (req, res) => {
+    const app = framework.appWithDrainMiddleware(drainer, (drain) => {
       try {
-        void req.drain.drainAfterResponse();
+        void drain.drainAfterResponse();
       } catch (error) {
         caught = error;
       }
-      res.send(req.drain.connection === undefined ? 'untracked' : 'tracked');
+      return drain.connection === undefined ? 'untracked' : 'tracked';
     });
+    tracked.on('request', app);
     // supertest(app) serves the app on a server of its own, which this drainer never saw.
     const res = await supertest(app).get('/logout').expect(200);
     expect(res.text).toBe('untracked');
@@ -176,7 +166,7 @@ describe.each(majors)('@drainkit/express on %s', (_major, expressFactory) => {
     expect(busy.error).toBeUndefined();
   });
 
-  it("a drained connection's queued pipelined requests never reach Express", async () => {
+  it("a drained connection's queued pipelined requests never reach the application", async () => {
     const app = await start();
     const client = await connect(app.port);
     const started = app.slowStarted();
