@@ -3,7 +3,7 @@ import { DrainError, DrainErrorCodes } from './errors.js';
 
 /** The listen part of an adapter's attach() options; everything else goes to createDrainer(). */
 export interface ListenOptions {
-  /** Default 0 (a random free port). */
+  /** Default 0 (a random free port; attach() reports the bound one in `listening`). */
   port?: number;
   /** Default: all interfaces, as `app.listen()`. */
   host?: string;

@@ -4,16 +4,10 @@ import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { DrainError, DrainErrorCodes, createDrainer, createRequestDrain, resolveListenOptions } from '@drainkit/core';
-import type { Drainer, DrainerOptions, RequestDrain } from '@drainkit/core';
+import type { Drainer, DrainerOptions, ListenOptions, RequestDrain } from '@drainkit/core';
 
-export interface AttachOptions extends DrainerOptions {
-  /** Default 0 (a random free port; read it from `listening`). */
-  port?: number;
-  /** Default: all interfaces, as `app.listen()`. */
-  host?: string;
-  /** Serve HTTPS with these options (key, cert, ...) instead of plain HTTP. */
-  https?: https.ServerOptions;
-}
+/** The drainer's options, and where to listen: port (default 0, read the bound one from `listening`), host, https. */
+export interface AttachOptions extends DrainerOptions, ListenOptions {}
 
 export interface Attached {
   server: http.Server;

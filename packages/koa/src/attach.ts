@@ -3,18 +3,12 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { DrainError, DrainErrorCodes, createDrainer, resolveListenOptions } from '@drainkit/core';
-import type { Drainer, DrainerOptions } from '@drainkit/core';
+import type { Drainer, DrainerOptions, ListenOptions } from '@drainkit/core';
 import type Koa from 'koa';
 import { drainMiddleware } from './state.js';
 
-export interface AttachOptions extends DrainerOptions {
-  /** Default 0 (a random free port; read it from `listening`). */
-  port?: number;
-  /** Default: all interfaces, as `app.listen()`. */
-  host?: string;
-  /** Serve HTTPS with these options (key, cert, ...) instead of plain HTTP. */
-  https?: https.ServerOptions;
-}
+/** The drainer's options, and where to listen: port (default 0, read the bound one from `listening`), host, https. */
+export interface AttachOptions extends DrainerOptions, ListenOptions {}
 
 export interface Attached {
   server: http.Server;
