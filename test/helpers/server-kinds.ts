@@ -81,3 +81,15 @@ export function kindApp(server: net.Server, drainer: Drainer, gate: ReturnType<t
     },
   };
 }
+
+/** The kind's routes as a (req, res) listener: for node:http, node:https and the http2 compatibility API. */
+export function slowOrFastListener(gate: ReturnType<typeof slowGate>): (req: { url?: string | undefined }, res: { end(body: string): unknown }) => void {
+  return (req, res) => {
+    if (req.url === '/slow') {
+      void gate.enterSlow('/slow').then(() => res.end('slow done'));
+      return;
+    }
+    gate.calls.push(req.url ?? '');
+    res.end('fast');
+  };
+}

@@ -1,7 +1,7 @@
 import http2 from 'node:http2';
 import { createDrainer } from '@drainkit/core';
 import { listen } from '../helpers/net.js';
-import { kindApp, slowGate } from '../helpers/server-kinds.js';
+import { kindApp, slowGate, slowOrFastListener } from '../helpers/server-kinds.js';
 import type { ServerKind } from '../helpers/server-kinds.js';
 import { closeHttp2Sessions } from '../helpers/h2.js';
 import { testCertificate } from '../helpers/tls.js';
@@ -18,14 +18,7 @@ function allowHttp1Kind(protocol: 'http/1.1' | 'h2'): ServerKind {
     secure: true,
     async start() {
       const gate = slowGate();
-      const server = http2.createSecureServer({ ...(await testCertificate()), allowHTTP1: true }, (req, res) => {
-        if (req.url === '/slow') {
-          void gate.enterSlow('/slow').then(() => res.end('slow done'));
-          return;
-        }
-        gate.calls.push(req.url);
-        res.end('fast');
-      });
+      const server = http2.createSecureServer({ ...(await testCertificate()), allowHTTP1: true }, slowOrFastListener(gate));
       const drainer = createDrainer(server);
       const sessions = closeHttp2Sessions(server);
       await listen(server);

@@ -1,7 +1,7 @@
 import http2 from 'node:http2';
 import { createDrainer } from '@drainkit/core';
 import { listen } from '../helpers/net.js';
-import { kindApp, slowGate } from '../helpers/server-kinds.js';
+import { kindApp, slowGate, slowOrFastListener } from '../helpers/server-kinds.js';
 import type { ServerKind } from '../helpers/server-kinds.js';
 import { closeHttp2Sessions } from '../helpers/h2.js';
 
@@ -12,14 +12,7 @@ const kind: ServerKind = {
   secure: false,
   async start() {
     const gate = slowGate();
-    const server = http2.createServer((req, res) => {
-      if (req.url === '/slow') {
-        void gate.enterSlow('/slow').then(() => res.end('slow done'));
-        return;
-      }
-      gate.calls.push(req.url);
-      res.end('fast');
-    });
+    const server = http2.createServer(slowOrFastListener(gate));
     const drainer = createDrainer(server);
     const sessions = closeHttp2Sessions(server);
     await listen(server);

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import { createDrainer } from '@drainkit/core';
 import { listen } from '../helpers/net.js';
-import { kindApp, slowGate } from '../helpers/server-kinds.js';
+import { kindApp, slowGate, slowOrFastListener } from '../helpers/server-kinds.js';
 import type { ServerKind } from '../helpers/server-kinds.js';
 
 const kind: ServerKind = {
@@ -10,14 +10,7 @@ const kind: ServerKind = {
   secure: false,
   async start() {
     const gate = slowGate();
-    const server = http.createServer((req, res) => {
-      if (req.url === '/slow') {
-        void gate.enterSlow('/slow').then(() => res.end('slow done'));
-        return;
-      }
-      gate.calls.push(req.url ?? '');
-      res.end('fast');
-    });
+    const server = http.createServer(slowOrFastListener(gate));
     const drainer = createDrainer(server);
     await listen(server);
     return kindApp(server, drainer, gate);

@@ -1,7 +1,7 @@
 import https from 'node:https';
 import { createDrainer } from '@drainkit/core';
 import { listen } from '../helpers/net.js';
-import { kindApp, slowGate } from '../helpers/server-kinds.js';
+import { kindApp, slowGate, slowOrFastListener } from '../helpers/server-kinds.js';
 import type { ServerKind } from '../helpers/server-kinds.js';
 import { testCertificate } from '../helpers/tls.js';
 
@@ -12,14 +12,7 @@ const kind: ServerKind = {
   secure: true,
   async start() {
     const gate = slowGate();
-    const server = https.createServer(await testCertificate(), (req, res) => {
-      if (req.url === '/slow') {
-        void gate.enterSlow('/slow').then(() => res.end('slow done'));
-        return;
-      }
-      gate.calls.push(req.url ?? '');
-      res.end('fast');
-    });
+    const server = https.createServer(await testCertificate(), slowOrFastListener(gate));
     const drainer = createDrainer(server);
     await listen(server);
     return kindApp(server, drainer, gate);
