@@ -8,7 +8,7 @@ import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import { channels } from './channels.js';
 import { Connection, kConnection } from './connection.js';
-import type { Carrier, HeldRequest } from './connection.js';
+import type { Carrier } from './connection.js';
 import { DrainOperation, DrainTask } from './drain.js';
 import type { OperationHost, OperationSettings } from './drain.js';
 import { DrainError, DrainErrorCodes, describeValue } from './errors.js';
@@ -522,12 +522,11 @@ export class Drainer extends EventEmitter implements OperationHost, StrategyHost
     if (task === undefined && connection.retireAt !== 0 && now >= connection.retireAt) {
       this.retire(connection, 'max-connection-age');
     }
-    this.dispatch(connection, { event, req, res }, now);
+    this.dispatch(connection, event, req, res, now);
     return true;
   }
 
-  private dispatch(connection: Connection, request: HeldRequest, now: number): void {
-    const { res } = request;
+  private dispatch(connection: Connection, event: string, req: IncomingMessage, res: ServerResponse, now: number): void {
     connection.inFlight++;
     connection.lastActiveAt = now;
     connection.currentResponse = res;
@@ -551,7 +550,7 @@ export class Drainer extends EventEmitter implements OperationHost, StrategyHost
     } else {
       connection.state = 'active';
     }
-    this.originalEmit.call(this.server, request.event, request.req, res);
+    this.originalEmit.call(this.server, event, req, res);
   }
 
   private responseClosed(connection: Connection, res: ServerResponse): void {
@@ -585,7 +584,7 @@ export class Drainer extends EventEmitter implements OperationHost, StrategyHost
     const next = connection.held?.shift();
     if (connection.held?.length === 0) connection.held = undefined;
     if (next && !connection.socket.destroyed) {
-      this.dispatch(connection, next, now);
+      this.dispatch(connection, next.event, next.req, next.res, now);
       return;
     }
     connection.state = 'idle';
