@@ -134,17 +134,18 @@ export class Drainer extends EventEmitter implements OperationHost, StrategyHost
     // drainkit dispatches them.
     this.originalEmit = server.emit as EmitFn;
     const originalEmit = this.originalEmit;
-    this.hookedEmit = function (this: unknown, event: string | symbol) {
+    this.hookedEmit = function (this: unknown, event: string | symbol, a?: unknown, b?: unknown, c?: unknown, d?: unknown) {
       if (!drainer.disposed) {
+        // Named parameters, not `arguments`, on these paths: no arguments object per request.
         switch (event) {
           case 'request':
           case 'checkContinue':
           case 'checkExpectation':
-            return drainer.onRequest(event, arguments[1] as IncomingMessage, arguments[2] as ServerResponse, arguments);
+            return drainer.onRequest(event, a as IncomingMessage, b as ServerResponse);
           case 'stream':
-            return drainer.onStream(arguments[1] as ServerHttp2Stream, arguments);
+            return drainer.onStream(a as ServerHttp2Stream, b, c, d);
           case 'upgrade':
-            return drainer.onUpgrade(arguments[1] as IncomingMessage, arguments[2] as Duplex, arguments);
+            return drainer.onUpgrade(a as IncomingMessage, b as Duplex, c);
         }
       }
       return Reflect.apply(originalEmit, this, arguments) as boolean;
@@ -506,10 +507,10 @@ export class Drainer extends EventEmitter implements OperationHost, StrategyHost
 
   // ------------------------------------------------------------- HTTP/1.1
 
-  private onRequest(event: string, req: IncomingMessage, res: ServerResponse, args: IArguments): boolean {
+  private onRequest(event: string, req: IncomingMessage, res: ServerResponse): boolean {
     const connection = (req.socket as Carrier | null)?.[kConnection];
     if (!connection || connection.protocol !== 'http/1.1' || connection.state === 'closed') {
-      return Reflect.apply(this.originalEmit, this.server, args) as boolean;
+      return this.originalEmit.call(this.server, event, req, res);
     }
     const now = Date.now();
     const task = connection.task;
@@ -593,9 +594,10 @@ export class Drainer extends EventEmitter implements OperationHost, StrategyHost
 
   // ------------------------------------------------------------- HTTP/2
 
-  private onStream(stream: ServerHttp2Stream, args: IArguments): boolean {
+  /** Node emits 'stream' with (stream, headers, flags, rawHeaders). */
+  private onStream(stream: ServerHttp2Stream, headers: unknown, flags: unknown, rawHeaders: unknown): boolean {
     const connection = (stream.session as Carrier | undefined)?.[kConnection];
-    if (!connection || connection.state === 'closed') return Reflect.apply(this.originalEmit, this.server, args) as boolean;
+    if (!connection || connection.state === 'closed') return this.originalEmit.call(this.server, 'stream', stream, headers, flags, rawHeaders);
     const task = connection.task;
     const id = stream.id ?? 0;
     if (task && task.goawayPhase === 2 && id > connection.lastStreamId) {
@@ -616,7 +618,7 @@ export class Drainer extends EventEmitter implements OperationHost, StrategyHost
       if (max > 0 && connection.requestsServed + connection.inFlight >= max) this.retire(connection, 'max-requests');
       else if (connection.retireAt !== 0 && now >= connection.retireAt) this.retire(connection, 'max-connection-age');
     }
-    return Reflect.apply(this.originalEmit, this.server, args) as boolean;
+    return this.originalEmit.call(this.server, 'stream', stream, headers, flags, rawHeaders);
   }
 
   private streamClosed(connection: Connection, stream: ServerHttp2Stream): void {
@@ -639,7 +641,8 @@ export class Drainer extends EventEmitter implements OperationHost, StrategyHost
 
   // ------------------------------------------------------------- upgrades
 
-  private onUpgrade(req: IncomingMessage, socket: Duplex, args: IArguments): boolean {
+  /** Node emits 'upgrade' with (req, socket, head). */
+  private onUpgrade(req: IncomingMessage, socket: Duplex, head: unknown): boolean {
     const connection = (req.socket as Carrier | null)?.[kConnection];
     if (connection && connection.state !== 'closed') {
       connection.protocol = 'upgraded';
@@ -648,7 +651,7 @@ export class Drainer extends EventEmitter implements OperationHost, StrategyHost
       connection.lastActiveAt = Date.now();
       connection.state = connection.task ? 'draining' : 'active';
     }
-    const handled = Reflect.apply(this.originalEmit, this.server, args) as boolean;
+    const handled = this.originalEmit.call(this.server, 'upgrade', req, socket, head);
     // Draining already (a head was arriving when the drain began): wind the new upgrade down at once.
     if (connection?.task && connection.state !== 'closed') this.strategies.upgraded.begin(connection, connection.task, Date.now());
     return handled;
