@@ -141,3 +141,30 @@ describe('drainer API', () => {
     expect(() => drainer.signalFor(42)).toThrow(expect.objectContaining({ code: 'ERR_DRAIN_INVALID_ARGUMENT' }));
   });
 });
+
+describe('attaching to a server that already has connections', () => {
+  it('adopts a keep-alive connection opened before createDrainer on its next request', async () => {
+    const server = http.createServer((req, res) => res.end(`ok ${req.url}`));
+    const port = await listen(server);
+    let drainer: Drainer | undefined;
+    cleanups.push(async () => {
+      drainer?.dispose();
+      await closeServer(server);
+    });
+    const c = await client(port);
+    c.write(get('/before'));
+    await c.waitFor((d) => d.includes('ok /before'));
+    drainer = createDrainer(server);
+    expect(drainer.connections()).toEqual([]);
+    c.write(get('/after'));
+    await c.waitFor((d) => d.includes('ok /after'));
+    const [adopted] = drainer.connections();
+    expect(adopted).toMatchObject({ protocol: 'http/1.1', requestsServed: 1, remotePort: c.socket.localPort });
+    await until(() => adopted!.state === 'idle');
+    const result = await drainer.drainConnection(adopted!.id);
+    await c.closed;
+    expect(result.forced).toBe(false);
+    expect(c.ended).toBe(true);
+    expect(drainer.stats()).toMatchObject({ accepted: 1, closed: 1, open: 0 });
+  });
+});

@@ -508,7 +508,11 @@ export class Drainer extends EventEmitter implements OperationHost, StrategyHost
   // ------------------------------------------------------------- HTTP/1.1
 
   private onRequest(event: string, req: IncomingMessage, res: ServerResponse): boolean {
-    const connection = (req.socket as Carrier | null)?.[kConnection];
+    let connection = (req.socket as Carrier | null)?.[kConnection];
+    if (connection === undefined && req.httpVersionMajor === 1 && req.socket && !req.socket.destroyed) {
+      // A keep-alive connection opened before the drainer was attached: adopt it on its next request.
+      connection = this.track(req.socket, 'http/1.1');
+    }
     if (!connection || connection.protocol !== 'http/1.1' || connection.state === 'closed') {
       return this.originalEmit.call(this.server, event, req, res);
     }
