@@ -115,7 +115,9 @@ export class Drainer extends EventEmitter implements OperationHost, StrategyHost
       if (connection && connection.socket === this) drainer.closeConnection(connection);
     };
     this.onResponseClose = function (this: ServerResponse) {
-      const connection = (this as Carrier)[kConnection];
+      // Found through the request's socket: a property added to every response
+      // would grow its property store on the hot path.
+      const connection = (this.req?.socket as Carrier | undefined)?.[kConnection];
       if (connection) drainer.responseClosed(connection, this);
     };
     this.onStreamClose = function (this: ServerHttp2Stream) {
@@ -497,11 +499,21 @@ export class Drainer extends EventEmitter implements OperationHost, StrategyHost
 
   private findConnection(target: unknown): Connection | undefined {
     if (target === null || typeof target !== 'object') return undefined;
-    const candidate = target as Carrier & { socket?: Carrier | null; stream?: { session?: Carrier } | null; session?: Carrier | null };
-    // Own mark first (socket, session, response, stream); then a request's socket
-    // (for an Http2ServerRequest that is a proxy forwarding to the real socket).
+    const candidate = target as Carrier & {
+      socket?: Carrier | null;
+      req?: { socket?: Carrier | null };
+      stream?: { session?: Carrier } | null;
+      session?: Carrier | null;
+    };
+    // Own mark first (socket, session, stream); then a request's or response's
+    // socket (for an Http2ServerRequest a proxy forwarding to the real socket);
+    // a finished response has left its socket but its request has not.
     const connection =
-      candidate[kConnection] ?? candidate.socket?.[kConnection] ?? candidate.stream?.session?.[kConnection] ?? candidate.session?.[kConnection];
+      candidate[kConnection] ??
+      candidate.socket?.[kConnection] ??
+      candidate.req?.socket?.[kConnection] ??
+      candidate.stream?.session?.[kConnection] ??
+      candidate.session?.[kConnection];
     return connection && this.registry.get(connection.key) === connection ? connection : undefined;
   }
 
@@ -535,7 +547,6 @@ export class Drainer extends EventEmitter implements OperationHost, StrategyHost
     connection.inFlight++;
     connection.lastActiveAt = now;
     connection.currentResponse = res;
-    (res as Carrier)[kConnection] = connection;
     res.on('close', this.onResponseClose);
     // While a response is in flight its 'close' also reports the socket's close,
     // so the socket listener steps aside: Node adds and removes a listener of its
