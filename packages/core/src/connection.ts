@@ -13,6 +13,11 @@ export const kConnection = Symbol('drainkit.connection');
 
 export type Carrier = { [kConnection]?: Connection };
 
+/** The drainer a connection reports its close to. */
+export interface ConnectionOwner {
+  closeConnection(connection: Connection): void;
+}
+
 /** A request held back behind the one in flight: the event it came with, and its request and response. */
 export interface HeldRequest {
   event: string;
@@ -25,6 +30,7 @@ export interface HeldRequest {
  * `ConnectionInfo`; the mutable internals are for core only.
  */
 export class Connection implements ConnectionInfo {
+  readonly owner: ConnectionOwner;
   /** Registry key. `id` is made from it on demand: no string is kept per connection. */
   readonly key: number;
   /** The drainer's id, shared by its connections, so ids are unique in the process. */
@@ -57,7 +63,8 @@ export class Connection implements ConnectionInfo {
   /** Created on the first `signalFor` of one of its requests. */
   abortController: AbortController | undefined = undefined;
 
-  constructor(idPrefix: string, key: number, socket: Socket, protocol: ConnectionProtocol, now: number) {
+  constructor(owner: ConnectionOwner, idPrefix: string, key: number, socket: Socket, protocol: ConnectionProtocol, now: number) {
+    this.owner = owner;
     this.idPrefix = idPrefix;
     this.key = key;
     this.socket = socket;
