@@ -40,6 +40,14 @@ describe.each(packages)('@drainkit/%s package', (name) => {
   });
 });
 
+it('@drainkit/core/cluster loads from CommonJS and ESM', () => {
+  const names = (out: string) => (JSON.parse(out) as string[]).filter((n) => n !== 'default').sort();
+  const fromCjs = names(run(['-e', "console.log(JSON.stringify(Object.keys(require('@drainkit/core/cluster'))))"]));
+  const fromEsm = names(run(['--input-type=module', '-e', "import('@drainkit/core/cluster').then((m) => console.log(JSON.stringify(Object.keys(m))))"]));
+  expect(fromCjs).toEqual(expect.arrayContaining(['joinCluster', 'rollingRestart']));
+  expect(fromEsm).toEqual(fromCjs);
+});
+
 it('@drainkit/core works end to end from CommonJS', () => {
   const out = run([
     '-e',
