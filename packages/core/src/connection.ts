@@ -6,15 +6,17 @@ import type { DrainTask } from './drain.js';
 import type { ConnectionInfo, ConnectionProtocol, ConnectionSnapshot, ConnectionState } from './types.js';
 
 /**
- * Where a socket, an HTTP/2 session or a response finds its `Connection`.
+ * Where a socket, an HTTP/2 session or an HTTP/2 stream finds its `Connection`.
  * A symbol property rather than a WeakMap: one property load on the request hot path.
  */
 export const kConnection = Symbol('drainkit.connection');
 
 export type Carrier = { [kConnection]?: Connection };
 
-/** The drainer a connection reports its close to. */
+/** The drainer a connection belongs to and reports its close to. */
 export interface ConnectionOwner {
+  /** Prefix of its connections' ids, so ids are unique in the process. */
+  readonly drainerId: string;
   closeConnection(connection: Connection): void;
 }
 
@@ -33,8 +35,6 @@ export class Connection implements ConnectionInfo {
   readonly owner: ConnectionOwner;
   /** Registry key. `id` is made from it on demand: no string is kept per connection. */
   readonly key: number;
-  /** The drainer's id, shared by its connections, so ids are unique in the process. */
-  private readonly idPrefix: string;
   readonly openedAt: number;
   protocol: ConnectionProtocol;
   lastActiveAt: number;
@@ -63,9 +63,8 @@ export class Connection implements ConnectionInfo {
   /** Created on the first `signalFor` of one of its requests. */
   abortController: AbortController | undefined = undefined;
 
-  constructor(owner: ConnectionOwner, idPrefix: string, key: number, socket: Socket, protocol: ConnectionProtocol, now: number) {
+  constructor(owner: ConnectionOwner, key: number, socket: Socket, protocol: ConnectionProtocol, now: number) {
     this.owner = owner;
-    this.idPrefix = idPrefix;
     this.key = key;
     this.socket = socket;
     this.protocol = protocol;
@@ -74,7 +73,7 @@ export class Connection implements ConnectionInfo {
   }
 
   get id(): string {
-    return `${this.idPrefix}-${this.key}`;
+    return `${this.owner.drainerId}-${this.key}`;
   }
 
   // The peer address is read from the socket on demand (Node caches it there

@@ -436,7 +436,7 @@ export class Drainer extends EventEmitter implements OperationHost, StrategyHost
 
   private track(socket: Socket, protocol: ConnectionProtocol): Connection {
     const now = Date.now();
-    const connection = new Connection(this, this.drainerId, ++this.seq, socket, protocol, now);
+    const connection = new Connection(this, ++this.seq, socket, protocol, now);
     (socket as Carrier)[kConnection] = connection;
     trackSocket(socket);
     this.registry.set(connection.key, connection);
