@@ -1,28 +1,12 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { channelNames } from '@drainkit/core';
 import type { ConnectionCloseMessage, ConnectionOpenMessage, DrainEndMessage, DrainStartMessage } from '@drainkit/core';
 import { DrainOperation } from '../../packages/core/src/drain.js';
-import { get, RawClient } from '../helpers/net.js';
-import { startServer } from './fixture.js';
-import type { ObservedServer } from './fixture.js';
+import { get } from '../helpers/net.js';
+import { observedServers } from './fixture.js';
 
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-async function setup(options = {}): Promise<ObservedServer> {
-  const fixture = await startServer(options);
-  cleanups.push(fixture.close);
-  return fixture;
-}
-
-async function client(port: number): Promise<RawClient> {
-  const c = await RawClient.connect(port);
-  cleanups.push(() => c.destroy());
-  return c;
-}
+const { cleanups, setup, client } = observedServers();
 
 /** Subscribes to every drainkit channel and records [name, message] in order. */
 function record(): Array<[string, unknown]> {

@@ -1,7 +1,8 @@
 import http from 'node:http';
 import { createDrainer } from '@drainkit/core';
 import type { Drainer, DrainerOptions } from '@drainkit/core';
-import { closeServer, listen } from '../helpers/net.js';
+import { afterEach } from 'vitest';
+import { closeServer, listen, RawClient } from '../helpers/net.js';
 
 /** A node:http server with a drainer: /fast answers, /slow waits for the next release(), /never never answers. */
 export interface ObservedServer {
@@ -47,6 +48,34 @@ export async function startServer(options: DrainerOptions = {}): Promise<Observe
       for (const answer of pending.splice(0)) answer();
       drainer.dispose();
       await closeServer(server);
+    },
+  };
+}
+
+/**
+ * For a test file: `defer(fn)` undoes things after each test (in reverse order),
+ * `setup()` starts an ObservedServer and `client()` opens a raw client, both closed after the test.
+ */
+export function observedServers(): {
+  cleanups: Array<() => unknown>;
+  setup: (options?: DrainerOptions) => Promise<ObservedServer>;
+  client: (port: number) => Promise<RawClient>;
+} {
+  const cleanups: Array<() => unknown> = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+  return {
+    cleanups,
+    async setup(options = {}) {
+      const fixture = await startServer(options);
+      cleanups.push(fixture.close);
+      return fixture;
+    },
+    async client(port) {
+      const c = await RawClient.connect(port);
+      cleanups.push(() => c.destroy());
+      return c;
     },
   };
 }

@@ -1,28 +1,12 @@
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { DrainError } from '@drainkit/core';
 import type { DrainerOptions, DrainLogger } from '@drainkit/core';
-import { get, RawClient } from '../helpers/net.js';
-import { startServer } from './fixture.js';
-import type { ObservedServer } from './fixture.js';
+import { get } from '../helpers/net.js';
+import { observedServers, startServer } from './fixture.js';
 
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-async function setup(options: DrainerOptions): Promise<ObservedServer> {
-  const fixture = await startServer(options);
-  cleanups.push(fixture.close);
-  return fixture;
-}
-
-async function client(port: number): Promise<RawClient> {
-  const c = await RawClient.connect(port);
-  cleanups.push(() => c.destroy());
-  return c;
-}
+const { cleanups, setup, client } = observedServers();
 
 /** A pino logger writing JSON lines into an array. */
 function capturedPino(): { logger: pino.Logger; lines: Array<Record<string, unknown>> } {

@@ -1,29 +1,13 @@
 import { Counter, register as globalRegistry, Registry } from 'prom-client';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DrainError } from '@drainkit/core';
 import type { Drainer } from '@drainkit/core';
 import { collectDrainMetrics } from '@drainkit/prometheus';
 import type { DrainMetricsOptions } from '@drainkit/prometheus';
-import { get, RawClient } from '../helpers/net.js';
-import { startServer } from './fixture.js';
-import type { ObservedServer } from './fixture.js';
+import { get } from '../helpers/net.js';
+import { observedServers } from './fixture.js';
 
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-async function setup(options = {}): Promise<ObservedServer> {
-  const fixture = await startServer(options);
-  cleanups.push(fixture.close);
-  return fixture;
-}
-
-async function client(port: number): Promise<RawClient> {
-  const c = await RawClient.connect(port);
-  cleanups.push(() => c.destroy());
-  return c;
-}
+const { cleanups, setup, client } = observedServers();
 
 function collect(drainer: Drainer, options: DrainMetricsOptions) {
   const handle = collectDrainMetrics(drainer, options);
