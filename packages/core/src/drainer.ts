@@ -531,9 +531,6 @@ export class Drainer extends EventEmitter implements OperationHost, StrategyHost
       (connection.held ??= []).push({ event, req, res });
       return true;
     }
-    if (task === undefined && connection.retireAt !== 0 && now >= connection.retireAt) {
-      this.retire(connection, 'max-connection-age');
-    }
     this.dispatch(connection, event, req, res, now);
     return true;
   }
@@ -543,10 +540,7 @@ export class Drainer extends EventEmitter implements OperationHost, StrategyHost
     connection.lastActiveAt = now;
     connection.currentResponse = res;
     res.on('close', this.onResponseClose);
-    const max = this.settings.maxRequestsPerConnection;
-    if (connection.task === undefined && max > 0 && connection.requestsServed + 1 >= max) {
-      this.retire(connection, 'max-requests');
-    }
+    this.retireIfDue(connection, now);
     const task = connection.task;
     if (task) {
       // Served during a drain (a head that was arriving, or within idle grace): the last one.
@@ -607,11 +601,7 @@ export class Drainer extends EventEmitter implements OperationHost, StrategyHost
     connection.state = task ? 'draining' : 'active';
     (stream as Carrier)[kConnection] = connection;
     stream.on('close', this.onStreamClose);
-    if (task === undefined) {
-      const max = this.settings.maxRequestsPerConnection;
-      if (max > 0 && connection.requestsServed + connection.inFlight >= max) this.retire(connection, 'max-requests');
-      else if (connection.retireAt !== 0 && now >= connection.retireAt) this.retire(connection, 'max-connection-age');
-    }
+    this.retireIfDue(connection, now);
     return this.originalEmit.call(this.server, 'stream', stream, headers, flags, rawHeaders);
   }
 
@@ -753,6 +743,18 @@ export class Drainer extends EventEmitter implements OperationHost, StrategyHost
   }
 
   /** Rebalancing (age or request cap): a graceful drain with the default timeout. */
+  /**
+   * Rebalancing checked on activity, as a request or stream is dispatched (it
+   * counts in `inFlight`): past the request cap or its age, the connection
+   * drains gracefully and this request is its last.
+   */
+  private retireIfDue(connection: Connection, now: number): void {
+    if (connection.task !== undefined) return;
+    const max = this.settings.maxRequestsPerConnection;
+    if (max > 0 && connection.requestsServed + connection.inFlight >= max) this.retire(connection, 'max-requests');
+    else if (connection.retireAt !== 0 && now >= connection.retireAt) this.retire(connection, 'max-connection-age');
+  }
+
   private retire(connection: Connection, reason: string): void {
     this.runOperation('connection', [connection], { timeoutMs: this.settings.timeoutMs, concurrency: 1, spreadMs: 0, reason });
   }
@@ -858,11 +860,10 @@ const inheritedEmit = EventEmitter.prototype.emit;
  * aside per request instead costs about 1 µs of CPU per request.
  */
 function trackedSocketEmit(this: Socket, event: string | symbol, arg?: unknown): boolean {
-  if (event === 'close') {
-    const connection = (this as Carrier)[kConnection];
-    if (connection !== undefined && connection.socket === this) connection.owner.closeConnection(connection);
-  }
-  return arguments.length <= 2 ? inheritedEmit.call(this, event, arg) : (Reflect.apply(inheritedEmit, this, arguments) as boolean);
+  if (event === 'close') onTrackedSocketClose.call(this);
+  // Listeners see exactly the arguments emit() was given.
+  if (arguments.length === 1) return inheritedEmit.call(this, event);
+  return arguments.length === 2 ? inheritedEmit.call(this, event, arg) : (Reflect.apply(inheritedEmit, this, arguments) as boolean);
 }
 
 function onTrackedSocketClose(this: Socket): void {
