@@ -206,10 +206,10 @@ export class Drainer extends EventEmitter implements OperationHost, StrategyHost
       }
       if (connection.task) {
         // Already draining: the same result, with the earlier of the two deadlines.
-        this.runOperation('connection', [connection], { timeoutMs, concurrency: 1, spreadMs: 0, reason }, false);
+        this.drainOne(connection, timeoutMs, reason, false);
         return connection.task.promise;
       }
-      return this.runOperation('connection', [connection], { timeoutMs, concurrency: 1, spreadMs: 0, reason }).then(
+      return this.drainOne(connection, timeoutMs, reason).then(
         (report) => report.results[0] ?? this.recentResults.get(id)!,
       );
     } catch (error) {
@@ -448,7 +448,8 @@ export class Drainer extends EventEmitter implements OperationHost, StrategyHost
     if (this.listenerCount('connection:open') > 0) this.fire('connection:open', { connection });
     if (channels.connectionOpen.hasSubscribers) channels.connectionOpen.publish({ connection, drainerId: this.drainerId });
     if (this.currentState !== 'serving' && this.shutdownOperation) {
-      if (this.shutdownOperation.add(connection, now) === false) this.drainLate(connection);
+      // A connection that arrived after the shutdown drain finished (a late TLS handshake).
+      if (this.shutdownOperation.add(connection, now) === false) this.drainOne(connection, this.settings.timeoutMs, 'shutdown', false);
     }
     return connection;
   }
@@ -756,12 +757,12 @@ export class Drainer extends EventEmitter implements OperationHost, StrategyHost
   }
 
   private retire(connection: Connection, reason: string): void {
-    this.runOperation('connection', [connection], { timeoutMs: this.settings.timeoutMs, concurrency: 1, spreadMs: 0, reason });
+    this.drainOne(connection, this.settings.timeoutMs, reason);
   }
 
-  /** A connection that arrived after the shutdown drain finished (a late TLS handshake). */
-  private drainLate(connection: Connection): void {
-    this.runOperation('connection', [connection], { timeoutMs: this.settings.timeoutMs, concurrency: 1, spreadMs: 0, reason: 'shutdown' }, false);
+  /** One connection as its own operation (announce: false for one that joins a drain already announced). */
+  private drainOne(connection: Connection, timeoutMs: number, reason: string | undefined, announce = true): Promise<DrainReport> {
+    return this.runOperation('connection', [connection], { timeoutMs, concurrency: 1, spreadMs: 0, reason }, announce);
   }
 
   /** One shared sweep for connection age, never a timer per connection. */
