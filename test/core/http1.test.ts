@@ -1,4 +1,6 @@
+import { once } from 'node:events';
 import http from 'node:http';
+import type net from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createDrainer, DrainError } from '@drainkit/core';
 import type { Drainer } from '@drainkit/core';
@@ -327,13 +329,19 @@ describe('HTTP/1.1 per-connection drain', () => {
       expect(live.size).toBe(1);
       f.release();
       await Promise.all(busy.map((c) => c.closed));
+      await until(() => f.drainer.stats().lingering === 0);
       expect(idle.every((c) => !c.ended)).toBe(true);
+      // The ten busy ones lingered for their clients' FINs on one shared timer, gone with the last of them.
+      expect(live.size).toBe(1);
       // A second operation joins the same connections with a shorter deadline: one more timer, not ten.
       const second = f.drainer.drain(undefined, { timeoutMs: 50 });
       expect(live.size).toBe(2);
       expect((await second).forced).toBe(0);
       expect((await draining).total).toBe(20);
-      expect(peak).toBeLessThanOrEqual(2);
+      await Promise.all(idle.map((c) => c.closed));
+      await until(() => f.drainer.stats().lingering === 0);
+      // At most: two operations and the linger timer.
+      expect(peak).toBeLessThanOrEqual(3);
       expect(live.size).toBe(0);
     } finally {
       setSpy.mockRestore();
@@ -378,6 +386,76 @@ describe('HTTP/1.1 per-connection drain', () => {
     expect(stats).toMatchObject({ accepted: 10_000, closed: 10_000, open: 0, inFlight: 0, forcedClosed: 0 });
     expect(f.drainer.connections()).toEqual([]);
     expect((f.drainer as unknown as { registry: Map<unknown, unknown> }).registry.size).toBe(0);
+  });
+});
+
+describe('lingering close (RFC 9112 §9.6)', () => {
+  /** A client that keeps its side open after the server's FIN, and the server's socket for it. */
+  async function halfOpenClient(f: Fixture): Promise<{ c: RawClient; serverSocket: () => net.Socket }> {
+    let serverSocket: net.Socket | undefined;
+    f.server.once('connection', (socket: net.Socket) => (serverSocket = socket));
+    const c = await RawClient.connect(f.port, { allowHalfOpen: true });
+    cleanups.push(() => c.destroy());
+    c.write(get('/a'));
+    await c.waitFor((d) => d.includes('ok /a'));
+    return { c, serverSocket: () => serverSocket! };
+  }
+
+  it('a drain is over once the FIN is sent; the socket then reads and discards until the client closes, with no reset', async () => {
+    const f = await setup({ lingerMs: 10_000 });
+    const { c, serverSocket } = await halfOpenClient(f);
+    const [conn] = f.drainer.connections();
+    const result = await f.drainer.drainConnection(conn!.id);
+    expect(result).toMatchObject({ forced: false, completedRequests: 0 });
+    // Gone from the registry at once, though the client has not closed its side.
+    expect(f.drainer.get(conn!.id)).toBeUndefined();
+    expect(f.drainer.stats()).toMatchObject({ open: 0, closed: 1, lingering: 1 });
+    await c.waitForEnd();
+    expect(serverSocket().destroyed).toBe(false);
+    // A request that raced the FIN is read and never dispatched.
+    const readBefore = serverSocket().bytesRead;
+    c.write(get('/raced'));
+    await until(() => serverSocket().bytesRead > readBefore);
+    expect(f.calls).toEqual(['/a']);
+    // The client's FIN ends the linger.
+    c.socket.end();
+    await c.closed;
+    await until(() => f.drainer.stats().lingering === 0);
+    expect(serverSocket().destroyed).toBe(true);
+    expect(c.error).toBeUndefined();
+    expect(c.data).not.toContain('/raced');
+  });
+
+  it('a client that never closes its side is let go after lingerMs, without a reset', async () => {
+    const f = await setup({ lingerMs: 150 });
+    const { c, serverSocket } = await halfOpenClient(f);
+    const startedAt = Date.now();
+    await f.drainer.drainConnection(f.drainer.connections()[0]!.id);
+    await c.waitForEnd();
+    await once(serverSocket(), 'close');
+    expect(Date.now() - startedAt).toBeGreaterThanOrEqual(140);
+    expect(f.drainer.stats().lingering).toBe(0);
+    expect(c.error).toBeUndefined();
+  });
+
+  it('shutdown() resolves once every FIN is sent; socketsClosed() and the sockets-closed phase wait for the lingering sockets', async () => {
+    const f = await setup({ lingerMs: 10_000 });
+    const { c } = await halfOpenClient(f);
+    const phases: string[] = [];
+    f.drainer.on('shutdown:phase', ({ phase }) => phases.push(phase));
+    let allClosed = false;
+    void f.drainer.socketsClosed().then(() => (allClosed = true));
+    const report = await f.drainer.shutdown({ timeoutMs: 5_000 });
+    expect(report).toMatchObject({ total: 1, closed: 1, forced: 0 });
+    expect(f.drainer.stats()).toMatchObject({ open: 0, lingering: 1, state: 'closed' });
+    await c.waitForEnd();
+    expect(allClosed).toBe(false);
+    expect(phases).toEqual(['readiness-failed', 'listener-closed', 'drained', 'cleanup-done']);
+    c.socket.end();
+    await f.drainer.socketsClosed();
+    expect(phases).toEqual(['readiness-failed', 'listener-closed', 'drained', 'cleanup-done', 'sockets-closed']);
+    expect(f.server.listening).toBe(false);
+    expect(c.error).toBeUndefined();
   });
 });
 

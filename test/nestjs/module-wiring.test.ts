@@ -115,7 +115,7 @@ describe('DrainModule wiring (Test.createTestingModule)', () => {
     expect(health.isReady('http-drain')).toEqual({ 'http-drain': { status: 'up', state: 'serving', connections: 0 } });
     await app.close();
     app = undefined;
-    expect(phases).toEqual(['readiness-failed', 'listener-closed', 'drained', 'cleanup-done']);
+    expect(phases).toEqual(['readiness-failed', 'listener-closed', 'drained', 'cleanup-done', 'sockets-closed']);
     expect(health.isReady()).toEqual({ drain: { status: 'down', state: 'closed' } });
   });
 

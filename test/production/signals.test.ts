@@ -42,7 +42,7 @@ describe('handleSignals in a child process', () => {
     expect(res).toMatchObject({ status: 200, body: 'slow done' });
     expect(res.headers.connection).toBe('close');
     expect(await child.exited).toEqual({ code: 0, signal: null });
-    expect(phases(child)).toEqual(['readiness-failed', 'listener-closed', 'drained', 'cleanup-done']);
+    expect(phases(child)).toEqual(['readiness-failed', 'listener-closed', 'drained', 'cleanup-done', 'sockets-closed']);
     const drained = await child.phase('drained');
     const cleanup = await child.event('cleanup');
     expect(cleanup.open).toBe(0);
@@ -110,7 +110,7 @@ describe('handleSignals in a child process', () => {
     expect(await request(agent, port, '/fast')).toMatchObject({ status: 200 });
     child.send('shutdown');
     expect(await child.exited).toEqual({ code: 0, signal: null });
-    expect(phases(child)).toEqual(['readiness-failed', 'listener-closed', 'drained', 'cleanup-done']);
+    expect(phases(child)).toEqual(['readiness-failed', 'listener-closed', 'drained', 'cleanup-done', 'sockets-closed']);
   });
 
   it('a failing cleanup hook makes the exit unclean', async () => {

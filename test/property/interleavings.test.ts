@@ -168,6 +168,9 @@ async function runSequence(actions: Action[]): Promise<void> {
     await withDeadline(Promise.all(drains), 5_000, 'the drains started during the sequence');
     for (const answer of pending.splice(0)) answer();
     await withDeadline(Promise.all(clients.map((c) => c.closed)), 5_000, 'every client socket to close');
+    // The server's side too, lingering sockets included (lingerMs 100 bounds their wait).
+    await withDeadline(drainer.socketsClosed(), 5_000, 'every server socket to close');
+    expect(drainer.stats().lingering).toBe(0);
 
     // Registry empty, stats consistent.
     const stats = drainer.stats();

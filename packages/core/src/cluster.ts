@@ -8,6 +8,7 @@ import type { Worker } from 'node:cluster';
 import type { Drainer } from './drainer.js';
 import { DrainError, DrainErrorCodes, describeValue, invalidOption } from './errors.js';
 import { checkKnownKeys, checkObject, countOption, durationOption } from './options.js';
+import { socketsClosedOrLingerOver } from './signals.js';
 
 /** Worker -> primary once its server listens; primary -> worker to drain and exit; worker -> primary with the outcome. */
 type ClusterMessage =
@@ -259,14 +260,17 @@ export function joinCluster(drainer: Drainer, options?: JoinClusterOptions): () 
   const leave = (code: number, reply: ClusterMessage | undefined) => {
     stop();
     if (!worker.isConnected()) {
-      if (exit) process.exit(code);
+      if (exit) void socketsClosedOrLingerOver(drainer).then(() => process.exit(code));
       return;
     }
     const disconnect = () => {
       if (!exit) return;
-      // A worker-initiated disconnect marks the exit as intended (worker.exitedAfterDisconnect in the primary).
-      process.once('disconnect', () => process.exit(code));
-      worker.disconnect();
+      // Exiting before the last sockets' lingering close is over would reset them.
+      void socketsClosedOrLingerOver(drainer).then(() => {
+        // A worker-initiated disconnect marks the exit as intended (worker.exitedAfterDisconnect in the primary).
+        process.once('disconnect', () => process.exit(code));
+        worker.disconnect();
+      });
     };
     if (reply) worker.send(reply, undefined, disconnect);
     else disconnect();

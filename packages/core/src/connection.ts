@@ -17,7 +17,8 @@ export type Carrier = { [kConnection]?: Connection };
 export interface ConnectionOwner {
   /** Prefix of its connections' ids, so ids are unique in the process. */
   readonly drainerId: string;
-  closeConnection(connection: Connection): void;
+  /** The connection's socket emitted 'close'. */
+  socketClosed(connection: Connection): void;
 }
 
 /** A request held back behind the one in flight: the event it came with, and its request and response. */

@@ -89,6 +89,12 @@ export class Drainer extends EventEmitter implements OperationHost, StrategyHost
   private shutdownController: AbortController | undefined = undefined;
   private readonly cleanupHooks: CleanupHook[] = [];
   private sweepTimer: NodeJS.Timeout | undefined = undefined;
+  /** Released connections whose socket still waits for the client's FIN, with when it is destroyed at the latest. */
+  private readonly lingering = new Map<Connection, number>();
+  private lingerTimer: NodeJS.Timeout | undefined = undefined;
+  /** Set once shutdown's listener close has completed (every socket Node counts has closed). */
+  private listenerClosed = false;
+  private readonly allSocketsClosed = deferred();
 
   constructor(server: net.Server, options?: DrainerOptions) {
     super();
@@ -270,6 +276,16 @@ export class Drainer extends EventEmitter implements OperationHost, StrategyHost
   }
 
   /**
+   * Resolves once `shutdown()` has closed the listener and every socket has
+   * closed, including the ones still lingering for their client's FIN when
+   * the shutdown promise resolved (at most `lingerMs` later). Await it before
+   * calling `process.exit()` yourself; `handleSignals` does.
+   */
+  socketsClosed(): Promise<void> {
+    return this.allSocketsClosed.promise;
+  }
+
+  /**
    * An AbortSignal that aborts the moment the request's connection starts
    * draining or the server starts shutting down: for SSE, long polling and
    * streaming handlers, which write their last bytes and end.
@@ -361,6 +377,7 @@ export class Drainer extends EventEmitter implements OperationHost, StrategyHost
       closed: this.closedCount,
       forcedClosed: this.forcedCount,
       drained: this.drainedCount,
+      lingering: this.lingering.size,
       state: this.currentState,
     };
   }
@@ -455,9 +472,16 @@ export class Drainer extends EventEmitter implements OperationHost, StrategyHost
   }
 
   /** ConnectionOwner: the connection's socket emitted 'close'. */
-  closeConnection(connection: Connection): void {
-    if (connection.state === 'closed') return;
-    const now = Date.now();
+  socketClosed(connection: Connection): void {
+    if (connection.state === 'closed') this.lingerEnded(connection);
+    else this.closeConnection(connection, Date.now());
+  }
+
+  /**
+   * The connection is over for HTTP: its socket closed, or (released) it has
+   * sent its last response and its FIN and only lingers for the client's.
+   */
+  private closeConnection(connection: Connection, now: number): void {
     connection.state = 'closed';
     this.registry.delete(connection.key);
     this.closedCount++;
@@ -483,6 +507,63 @@ export class Drainer extends EventEmitter implements OperationHost, StrategyHost
     connection.currentResponse = undefined;
     if (this.listenerCount('connection:close') > 0) this.fire('connection:close', { connection, forced });
     if (channels.connectionClose.hasSubscribers) channels.connectionClose.publish({ connection, forced, drainerId: this.drainerId });
+  }
+
+  /**
+   * A draining HTTP/1.1 (or hook-less upgraded) connection that has written
+   * its last response and sent its FIN is done: it can never carry a request
+   * again. It leaves the registry now; its socket lingers, reading and
+   * discarding, until the client's FIN or `lingerMs` (RFC 9112 §9.6), so the
+   * close is not a reset. Waiting on the client for that would make every
+   * drain (and shutdown) only as fast as the slowest client's FIN.
+   */
+  private releaseIfDone(task: DrainTask, now: number): boolean {
+    const connection = task.connection;
+    if (task.endedAt === 0 || connection.inFlight > 0 || connection.protocol === 'h2' || task.result) return false;
+    const socket = lingeringSocket(connection);
+    // Already closing: its close event settles it.
+    if (socket.destroyed) return false;
+    this.lingering.set(connection, now + this.settings.lingerMs);
+    this.closeConnection(connection, now);
+    this.armLingerTimer();
+    return true;
+  }
+
+  /** One timer for all lingering sockets of this drainer; they linger in release order, so the first is due first. */
+  private armLingerTimer(): void {
+    if (this.lingerTimer !== undefined) return;
+    const first = this.lingering.values().next();
+    if (first.done) return;
+    this.lingerTimer = setTimeout(this.onLingerTimer, Math.max(0, first.value - Date.now()));
+    // The lingering sockets keep the process alive; the timer need not.
+    this.lingerTimer.unref();
+  }
+
+  private readonly onLingerTimer = (): void => {
+    this.lingerTimer = undefined;
+    const now = Date.now();
+    for (const [connection, until] of this.lingering) {
+      if (until > now) break;
+      this.lingering.delete(connection);
+      // The client never sent its FIN; ours went out at least lingerMs ago.
+      lingeringSocket(connection).destroy();
+    }
+    this.armLingerTimer();
+    this.maybeAllClosed();
+  };
+
+  private lingerEnded(connection: Connection): void {
+    if (!this.lingering.delete(connection)) return;
+    if (this.lingering.size === 0 && this.lingerTimer !== undefined) {
+      clearTimeout(this.lingerTimer);
+      this.lingerTimer = undefined;
+    }
+    this.maybeAllClosed();
+  }
+
+  /** After shutdown: resolves `socketsClosed()` once the listener is closed and no socket lingers. */
+  private maybeAllClosed(): void {
+    if (this.listenerClosed && this.lingering.size === 0 && this.registry.size === 0) this.allSocketsClosed.resolve();
   }
 
   /** Ids read `<drainerId>-<key>`; the registry is keyed by the number. */
@@ -521,7 +602,12 @@ export class Drainer extends EventEmitter implements OperationHost, StrategyHost
       // A keep-alive connection opened before the drainer was attached: adopt it on its next request.
       connection = this.track(req.socket, 'http/1.1');
     }
-    if (!connection || connection.protocol !== 'http/1.1' || connection.state === 'closed') {
+    if (connection?.state === 'closed') {
+      // Released: its FIN is out and it only lingers. A request that raced the
+      // FIN is never dispatched; the client sees the close and may retry it (RFC 9112 §9.3.1).
+      return true;
+    }
+    if (!connection || connection.protocol !== 'http/1.1') {
       return this.originalEmit.call(this.server, event, req, res);
     }
     const now = Date.now();
@@ -629,6 +715,8 @@ export class Drainer extends EventEmitter implements OperationHost, StrategyHost
   /** Node emits 'upgrade' with (req, socket, head). */
   private onUpgrade(req: IncomingMessage, socket: Duplex, head: unknown): boolean {
     const connection = (req.socket as Carrier | null)?.[kConnection];
+    // An upgrade request that raced the FIN of a released connection: never dispatched, as above.
+    if (connection?.state === 'closed' && this.lingering.has(connection)) return true;
     if (connection && connection.state !== 'closed') {
       connection.protocol = 'upgraded';
       connection.upgradedSocket = socket;
@@ -695,6 +783,7 @@ export class Drainer extends EventEmitter implements OperationHost, StrategyHost
     abortConnection(connection, drainingError);
     this.strategies[connection.protocol].begin(connection, task, now);
     if (now >= deadlineAt) this.advance(task, now);
+    else this.releaseIfDone(task, now);
     return task;
   }
 
@@ -710,7 +799,7 @@ export class Drainer extends EventEmitter implements OperationHost, StrategyHost
       return;
     }
     strategy.advance(connection, task, now);
-    this.reschedule(task);
+    if (!this.releaseIfDone(task, now)) this.reschedule(task);
   }
 
   reschedule(task: DrainTask): void {
@@ -809,16 +898,31 @@ export class Drainer extends EventEmitter implements OperationHost, StrategyHost
     operation.seal(Date.now());
     const report = this.announceEnd(await running);
     this.shutdownOperation = undefined;
+    void listenerClosed.then(() => {
+      this.listenerClosed = true;
+      this.maybeAllClosed();
+    });
     // Connections we never tracked (opened before the drainer) hold the listener open; give them the rest of the grace period.
-    const left = startedAt + settings.timeoutMs - Date.now();
-    if (!(await withTimeout(listenerClosed, left))) {
-      (this.server as { closeAllConnections?: () => void }).closeAllConnections?.();
+    // Lingering sockets hold it open too, but they close by themselves within lingerMs.
+    if ((await this.openSocketCount()) > this.lingering.size) {
+      const left = startedAt + settings.timeoutMs - Date.now();
+      if (!(await withTimeout(listenerClosed, left))) {
+        (this.server as { closeAllConnections?: () => void }).closeAllConnections?.();
+      }
     }
     this.phase('drained', report);
     await this.runCleanupHooks();
     this.phase('cleanup-done', report);
     this.currentState = 'closed';
+    void this.allSocketsClosed.promise.then(() => this.phase('sockets-closed', report));
     return report;
+  }
+
+  /** Sockets Node counts for the server: tracked, lingering and never tracked. */
+  private openSocketCount(): Promise<number> {
+    return new Promise((resolve) => {
+      this.server.getConnections((error, count) => resolve(error ? Infinity : count));
+    });
   }
 
   /** Stop accepting without Node's own idle-connection sweep, which would reset connections drainkit is closing gracefully. */
@@ -869,7 +973,7 @@ function trackedSocketEmit(this: Socket, event: string | symbol, arg?: unknown):
 
 function onTrackedSocketClose(this: Socket): void {
   const connection = (this as Carrier)[kConnection];
-  if (connection !== undefined && connection.socket === this) connection.owner.closeConnection(connection);
+  if (connection !== undefined && connection.socket === this) connection.owner.socketClosed(connection);
 }
 
 function trackSocket(socket: Socket): void {
@@ -882,6 +986,17 @@ function untrackSocket(socket: Socket): void {
   if (Object.hasOwn(socket, 'emit') && socket.emit === (trackedSocketEmit as Socket['emit'])) delete (socket as Partial<Socket>).emit;
   else socket.removeListener('close', onTrackedSocketClose);
   delete (socket as Carrier)[kConnection];
+}
+
+/** The socket a released connection lingers on: the one its last bytes went out on. */
+function lingeringSocket(connection: Connection): Duplex {
+  return connection.upgradedSocket ?? connection.socket;
+}
+
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
 }
 
 function drainingError(): DrainError {

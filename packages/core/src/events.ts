@@ -25,7 +25,11 @@ export interface DrainProgressEvent {
   result: DrainResult;
 }
 
-export type ShutdownPhase = 'readiness-failed' | 'delay-elapsed' | 'listener-closed' | 'drained' | 'cleanup-done';
+/**
+ * In order, except 'sockets-closed': every socket has closed, lingering ones
+ * included. It follows 'drained', before or after 'cleanup-done'.
+ */
+export type ShutdownPhase = 'readiness-failed' | 'delay-elapsed' | 'listener-closed' | 'drained' | 'cleanup-done' | 'sockets-closed';
 
 export interface ShutdownPhaseEvent {
   phase: ShutdownPhase;

@@ -97,9 +97,11 @@ export function handleSignals(drainer: Drainer, options?: HandleSignalsOptions):
     };
     drainer.on('cleanup:error', onCleanupError);
     drainer.shutdown({ timeoutMs, shutdownDelayMs }).then(
-      (report) => {
+      async (report) => {
         drainer.off('cleanup:error', onCleanupError);
         const clean = report.forced === 0 && !cleanupFailed;
+        // Exiting now would cut short the lingering close of the last sockets (a reset instead of a FIN).
+        if (exit) await socketsClosedOrLingerOver(drainer);
         finish({ trigger: name, report, clean, exitCode: clean ? 0 : uncleanExitCode });
       },
       (error: unknown) => {
@@ -145,6 +147,18 @@ export function handleSignals(drainer: Drainer, options?: HandleSignalsOptions):
     removeMessageListener();
     installed.delete(drainer);
   };
+}
+
+/** After shutdown: every socket closed, or the linger period (plus slack) over, whichever comes first. */
+export function socketsClosedOrLingerOver(drainer: Drainer): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, drainer.settings.lingerMs + 250);
+    timer.unref();
+    void drainer.socketsClosed().then(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
 }
 
 function booleanOption(name: string, value: unknown, fallback: boolean): boolean {

@@ -85,6 +85,11 @@ export interface DrainStats {
   forcedClosed: number;
   /** Connections drained gracefully since the drainer was attached. */
   drained: number;
+  /**
+   * Sockets of drained connections (already counted in `closed`) that have
+   * sent their FIN and wait, at most `lingerMs`, for the client's.
+   */
+  lingering: number;
   state: DrainerState;
 }
 
