@@ -50,11 +50,11 @@ export class RawClient {
     this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
   }
 
-  /** `allowHalfOpen`: keep our side open after the server's FIN, as a client that never closes does. */
+  /** `allowHalfOpen` (plain TCP only): keep our side open after the server's FIN, as a client that never closes does. */
   static async connect(port: number, options: { tls?: boolean; allowHalfOpen?: boolean } = {}): Promise<RawClient> {
     const allowHalfOpen = options.allowHalfOpen ?? false;
     const socket = options.tls
-      ? tls.connect({ port, host: '127.0.0.1', rejectUnauthorized: false, ALPNProtocols: ['http/1.1'], allowHalfOpen })
+      ? tls.connect({ port, host: '127.0.0.1', rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] })
       : net.connect({ port, host: '127.0.0.1', allowHalfOpen });
     await once(socket, options.tls ? 'secureConnect' : 'connect');
     return new RawClient(socket);
