@@ -127,6 +127,7 @@ export class DrainOperation {
     if (this.finished) return false;
     this.queue.push(connection);
     this.pump(now);
+    this.maybeFinish(now);
     return true;
   }
 
@@ -152,6 +153,7 @@ export class DrainOperation {
     for (const task of this.active) this.host.advance(task, now);
     this.pump(now);
     for (const task of this.active) if (!task.result) this.schedule(task.nextCheckAt);
+    this.maybeFinish(now);
   };
 
   private pump(now: number): void {
