@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import http from 'node:http';
-import type net from 'node:net';
+import net from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createDrainer, DrainError } from '@drainkit/core';
 import type { Drainer } from '@drainkit/core';
@@ -455,6 +455,30 @@ describe('lingering close (RFC 9112 §9.6)', () => {
     await f.drainer.socketsClosed();
     expect(phases).toEqual(['readiness-failed', 'listener-closed', 'drained', 'cleanup-done', 'sockets-closed']);
     expect(f.server.listening).toBe(false);
+    expect(c.error).toBeUndefined();
+  });
+});
+
+describe('connections that arrive after the listener closed', () => {
+  it('a connection handed to the server after the shutdown drain finished (as the cluster primary does) is drained too', async () => {
+    const f = await setup();
+    await f.drainer.shutdown({ timeoutMs: 2_000 });
+    // A connection accepted elsewhere and injected with emit('connection'), as node:cluster hands them to workers.
+    const side = net.createServer();
+    const port = await listen(side);
+    cleanups.push(() => closeServer(side));
+    const accepted = once(side, 'connection') as Promise<[net.Socket]>;
+    const c = await RawClient.connect(port);
+    cleanups.push(() => c.destroy());
+    const [socket] = await accepted;
+    side.close();
+    f.server.emit('connection', socket);
+    const socketsClosed = f.drainer.socketsClosed();
+    // Idle since it opened: closed at once, never served keep-alive by a server that is going away.
+    await c.waitForEnd();
+    await c.closed;
+    await socketsClosed;
+    expect(f.drainer.stats()).toMatchObject({ accepted: 1, closed: 1, drained: 1, open: 0, lingering: 0 });
     expect(c.error).toBeUndefined();
   });
 });

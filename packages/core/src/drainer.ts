@@ -94,7 +94,12 @@ export class Drainer extends EventEmitter implements OperationHost, StrategyHost
   private lingerTimer: NodeJS.Timeout | undefined = undefined;
   /** Set once shutdown's listener close has completed (every socket Node counts has closed). */
   private listenerClosed = false;
-  private readonly allSocketsClosed = deferred();
+  /** Set when shutdown closes the listener: from then on every new connection drains at once. */
+  private listenerStopped = false;
+  private shutdownReport: DrainReport | undefined = undefined;
+  /** Pending `socketsClosed()` callers, resolved when no socket is left after shutdown. */
+  private socketsClosedWaiter: ReturnType<typeof deferred> | undefined = undefined;
+  private socketsClosedAnnounced = false;
 
   constructor(server: net.Server, options?: DrainerOptions) {
     super();
@@ -282,7 +287,9 @@ export class Drainer extends EventEmitter implements OperationHost, StrategyHost
    * calling `process.exit()` yourself; `handleSignals` does.
    */
   socketsClosed(): Promise<void> {
-    return this.allSocketsClosed.promise;
+    if (this.allClosedNow()) return Promise.resolve();
+    this.socketsClosedWaiter ??= deferred();
+    return this.socketsClosedWaiter.promise;
   }
 
   /**
@@ -464,17 +471,23 @@ export class Drainer extends EventEmitter implements OperationHost, StrategyHost
     }
     if (this.listenerCount('connection:open') > 0) this.fire('connection:open', { connection });
     if (channels.connectionOpen.hasSubscribers) channels.connectionOpen.publish({ connection, drainerId: this.drainerId });
-    if (this.currentState !== 'serving' && this.shutdownOperation) {
-      // A connection that arrived after the shutdown drain finished (a late TLS handshake).
-      if (this.shutdownOperation.add(connection, now) === false) this.drainOne(connection, this.settings.timeoutMs, 'shutdown', false);
+    if (this.listenerStopped) {
+      // Accepted by the kernel (or handed over by the cluster primary, or a late
+      // TLS handshake) before the listener closed: it drains with the rest, or
+      // on its own once the shutdown drain is over.
+      if (this.shutdownOperation?.add(connection, now) !== true) this.drainOne(connection, this.settings.timeoutMs, 'shutdown', false);
     }
     return connection;
   }
 
   /** ConnectionOwner: the connection's socket emitted 'close'. */
   socketClosed(connection: Connection): void {
-    if (connection.state === 'closed') this.lingerEnded(connection);
-    else this.closeConnection(connection, Date.now());
+    if (connection.state === 'closed') {
+      this.lingerEnded(connection);
+      return;
+    }
+    this.closeConnection(connection, Date.now());
+    if (this.listenerClosed) this.maybeAllClosed();
   }
 
   /**
@@ -565,9 +578,19 @@ export class Drainer extends EventEmitter implements OperationHost, StrategyHost
     this.maybeAllClosed();
   }
 
-  /** After shutdown: resolves `socketsClosed()` once the listener is closed and no socket lingers. */
+  private allClosedNow(): boolean {
+    return this.listenerClosed && this.lingering.size === 0 && this.registry.size === 0;
+  }
+
+  /** After shutdown: resolves `socketsClosed()` once the listener is closed and no socket is open or lingers. */
   private maybeAllClosed(): void {
-    if (this.listenerClosed && this.lingering.size === 0 && this.registry.size === 0) this.allSocketsClosed.resolve();
+    if (!this.allClosedNow()) return;
+    this.socketsClosedWaiter?.resolve();
+    this.socketsClosedWaiter = undefined;
+    if (this.currentState === 'closed' && !this.socketsClosedAnnounced) {
+      this.socketsClosedAnnounced = true;
+      this.phase('sockets-closed', this.shutdownReport);
+    }
   }
 
   /** Ids read `<drainerId>-<key>`; the registry is keyed by the number. */
@@ -892,6 +915,7 @@ export class Drainer extends EventEmitter implements OperationHost, StrategyHost
       this.phase('delay-elapsed');
     }
     const startedAt = Date.now();
+    this.listenerStopped = true;
     const listenerClosed = this.stopListening();
     this.phase('listener-closed');
     if (this.sweepTimer) clearInterval(this.sweepTimer);
@@ -918,7 +942,8 @@ export class Drainer extends EventEmitter implements OperationHost, StrategyHost
     await this.runCleanupHooks();
     this.phase('cleanup-done', report);
     this.currentState = 'closed';
-    void this.allSocketsClosed.promise.then(() => this.phase('sockets-closed', report));
+    this.shutdownReport = report;
+    this.maybeAllClosed();
     return report;
   }
 

@@ -15,6 +15,7 @@ const GAUGES: ReadonlyArray<[name: string, help: string, read: Stat]> = [
   ['connections_idle', 'Open connections with no request in flight.', (s) => s.idle],
   ['connections_active', 'Open connections with a request in flight, not draining.', (s) => s.active],
   ['connections_draining', 'Connections being drained now.', (s) => s.draining],
+  ['sockets_lingering', 'Sockets of closed connections waiting (at most lingerMs) for their client to close too.', (s) => s.lingering],
   ['requests_in_flight', 'Requests (HTTP/1.1) or streams (HTTP/2) dispatched to the application and not finished.', (s) => s.inFlight],
 ];
 
