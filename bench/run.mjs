@@ -127,6 +127,7 @@ async function shutdownLatency() {
         const seen = await allClosed;
         row[variant] = {
           serverMs: timing.resolvedAt - timing.startedAt,
+          socketsClosedMs: timing.socketsClosedAt - timing.startedAt,
           lastClientMs: seen.lastSeenCloseAt - timing.startedAt,
           clientResets: seen.resets,
         };
@@ -143,6 +144,7 @@ async function shutdownLatency() {
   for (const variant of variants) {
     absolute[variant] = {
       serverMs: summarize(runs.map((r) => r[variant].serverMs)),
+      socketsClosedMs: summarize(runs.map((r) => r[variant].socketsClosedMs)),
       lastClientMs: summarize(runs.map((r) => r[variant].lastClientMs)),
       clientResets: summarize(runs.map((r) => r[variant].clientResets)),
     };

@@ -168,18 +168,26 @@ export function readme(results) {
   if (s) {
     lines.push('## Shutdown latency', '');
     lines.push(`${s.connections} idle keep-alive connections (each served one request), opened by a client process. Timed from the call until the variant's promise/callback (server side), and until the last client socket saw the server's close (FIN or reset), on one clock (\`performance.timeOrigin + performance.now()\` in both processes).`);
-    lines.push('Node core is `server.close()` + `server.closeIdleConnections()`; http-terminator is `terminate()`; stoppable is `server.stop()`; drainkit is `shutdown()`, which half-closes each connection and waits for the client\'s FIN (no reset, RFC 9112 §9.6).', '');
-    lines.push('| variant | server side (ms) | last client saw close (ms) | client sockets reset | × Node core (server) | × Node core (client) |', '|---|---|---|---|---|---|');
+    lines.push('Node core is `server.close()` + `server.closeIdleConnections()`; http-terminator is `terminate()`; stoppable is `server.stop()`; drainkit is `shutdown()`.', '');
+    lines.push('| variant | server side (ms) | every server socket closed (ms) | last client saw close (ms) | client sockets reset | × Node core (server) | × Node core (client) |', '|---|---|---|---|---|---|---|');
     for (const [name, a] of Object.entries(s.absolute)) {
       const r = s.ratios[name];
-      lines.push(`| ${name} | ${range(a.serverMs, 0)} | ${range(a.lastClientMs, 0)} | ${f(a.clientResets.median, 0)} | ${r ? range(r.serverMs, 2, '×') : '1'} | ${r ? range(r.lastClientMs, 2, '×') : '1'} |`);
+      const socketsClosed = a.socketsClosedMs ? range(a.socketsClosedMs, 0) : '–';
+      lines.push(`| ${name} | ${range(a.serverMs, 0)} | ${socketsClosed} | ${range(a.lastClientMs, 0)} | ${f(a.clientResets.median, 0)} | ${r ? range(r.serverMs, 2, '×') : '1'} | ${r ? range(r.lastClientMs, 2, '×') : '1'} |`);
     }
-    lines.push('');
+    lines.push(
+      '',
+      'What "server side" means differs, and the extra column shows it. Node core, http-terminator and stoppable destroy each idle socket (`close(2)`, so a FIN) and resolve when the last one is gone.',
+      'drainkit half-closes each connection (`shutdown(2)`: a FIN) and resolves once every FIN is queued and every response written: those connections can never carry a request again and have left the registry.',
+      'Their sockets then linger, reading and discarding, until the client\'s own FIN (at most `lingerMs`), so that a request racing the close meets a FIN rather than a reset (RFC 9112 §9.6); "every server socket closed" is when `drainer.socketsClosed()` resolved, which `handleSignals` waits for before it exits.',
+      'That wait depends on how fast the client process answers 10,000 FINs, so it is not comparable with the others\' server side; the client-side column is the like-for-like figure.',
+      '',
+    );
   }
   const c = results.drainCost;
   if (c) {
     lines.push('## Per-connection drain cost', '');
-    lines.push(`\`drainConnection(id)\` of an idle keep-alive connection while N other idle connections are open (median of ${results.config.drainCost.roundsPerPoint} drains per run). "call" is the synchronous call, "CPU" the server's CPU time until the returned promise resolved, "resolved" the wall time until it resolved (it includes the client process seeing the FIN and closing its side).`, '');
+    lines.push(`\`drainConnection(id)\` of an idle keep-alive connection while N other idle connections are open (median of ${results.config.drainCost.roundsPerPoint} drains per run). "call" is the synchronous call, "CPU" the server's CPU time until the returned promise resolved, "resolved" the wall time until it resolved (the connection's FIN is queued then; its socket lingers for the client's FIN after that).`, '');
     lines.push('| other connections | call (µs) | CPU (µs) | resolved (µs) |', '|---|---|---|---|');
     for (const n of c.points) {
       const b = c.byOthers[n];

@@ -110,7 +110,11 @@ process.on('message', async (message) => {
       case 'shutdown': {
         const startedAt = wallNow();
         await stop();
-        reply({ startedAt, resolvedAt: wallNow() });
+        const resolvedAt = wallNow();
+        // drainkit resolves once every FIN is queued; its sockets then linger for the clients' FINs.
+        // The other variants resolve only once every socket is closed.
+        if (drainer) await drainer.socketsClosed();
+        reply({ startedAt, resolvedAt, socketsClosedAt: wallNow() });
         break;
       }
       case 'drain-newest': {

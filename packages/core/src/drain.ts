@@ -21,18 +21,28 @@ export class DrainTask {
   /** HTTP/2: 0 before, 1 after the first GOAWAY(2^31-1), 2 after the final GOAWAY. */
   goawayPhase: 0 | 1 | 2 = 0;
   readonly operations: DrainOperation[] = [];
-  readonly promise: Promise<DrainResult>;
   result: DrainResult | undefined = undefined;
-  private resolvePromise!: (result: DrainResult) => void;
+  // Made on first use: most drains of idle connections are over before anyone awaits them.
+  private settled: Promise<DrainResult> | undefined = undefined;
+  private resolvePromise: ((result: DrainResult) => void) | undefined = undefined;
 
   constructor(connection: Connection, now: number, deadlineAt: number, reason: string | undefined) {
     this.connection = connection;
     this.startedAt = now;
     this.deadlineAt = deadlineAt;
     this.reason = reason;
-    this.promise = new Promise((resolve) => {
-      this.resolvePromise = resolve;
-    });
+  }
+
+  /** Resolves with the result once the connection is drained (or forced). */
+  get promise(): Promise<DrainResult> {
+    if (this.settled === undefined) {
+      this.settled = this.result
+        ? Promise.resolve(this.result)
+        : new Promise((resolve) => {
+            this.resolvePromise = resolve;
+          });
+    }
+    return this.settled;
   }
 
   /** Earliest time any operation's timer must look at this task again. */
@@ -53,7 +63,7 @@ export class DrainTask {
       reason: this.reason,
       protocol: connection.protocol,
     };
-    this.resolvePromise(this.result);
+    this.resolvePromise?.(this.result);
     return this.result;
   }
 }

@@ -12,13 +12,8 @@ export class Http1Strategy implements ProtocolStrategy {
   constructor(private readonly host: StrategyHost) {}
 
   begin(connection: Connection, task: DrainTask, now: number): void {
-    const socket = connection.socket;
-    // Node ends a `Connection: close` response with socket.destroySoon(), which
-    // destroys the socket once our FIN is written: a TCP reset if the client's
-    // next bytes are still unread, which can wipe out the response it has not
-    // read yet (RFC 9112 §9.6). Route it through the lingering close instead.
-    socket.destroySoon = () => this.endGracefully(connection, task, Date.now());
     if (connection.inFlight > 0) {
+      this.endAfterResponse(connection, task);
       const response = connection.currentResponse;
       if (response && !response.headersSent) response.shouldKeepAlive = false;
       return;
@@ -27,6 +22,18 @@ export class Http1Strategy implements ProtocolStrategy {
     // served (with `Connection: close`) if it completes before the deadline.
     task.servePartialHead = connection.headArriving;
     this.advance(connection, task, now);
+    // Not closed at once (a head arriving, or idle grace): a request may still be served.
+    if (task.endedAt === 0) this.endAfterResponse(connection, task);
+  }
+
+  /**
+   * Node ends a `Connection: close` response with socket.destroySoon(), which
+   * destroys the socket once our FIN is written: a TCP reset if the client's
+   * next bytes are still unread, which can wipe out the response it has not
+   * read yet (RFC 9112 §9.6). Route it through the lingering close instead.
+   */
+  private endAfterResponse(connection: Connection, task: DrainTask): void {
+    connection.socket.destroySoon = () => this.endGracefully(connection, task, Date.now());
   }
 
   advance(connection: Connection, task: DrainTask, now: number): void {

@@ -1,0 +1,150 @@
+// One benchmark server process. argv[2] names the variant; commands arrive over IPC.
+// It imports the BUILT packages (node_modules/@drainkit/core -> packages/core/dist).
+import http from 'node:http';
+import { performance } from 'node:perf_hooks';
+import { createDrainer } from '@drainkit/core';
+
+const variant = process.argv[2];
+/** Wall clock shared by every process on the machine, with sub-millisecond resolution. */
+const wallNow = () => performance.timeOrigin + performance.now();
+
+let requests = 0;
+function tinyHandler(req, res) {
+  requests++;
+  res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '2' });
+  res.end('ok');
+}
+
+async function expressApp() {
+  const { default: express } = await import('express');
+  const app = express();
+  app.disable('x-powered-by');
+  app.get('/', (req, res) => {
+    requests++;
+    res.type('text/plain').send('ok');
+  });
+  return app;
+}
+
+let server;
+let drainer;
+let terminator;
+let newestId;
+switch (variant) {
+  case 'bare':
+  case 'node-core':
+    server = http.createServer(tinyHandler);
+    break;
+  case 'drainkit':
+    server = http.createServer(tinyHandler);
+    drainer = createDrainer(server);
+    break;
+  case 'express':
+    server = http.createServer(await expressApp());
+    break;
+  case 'express+drainkit':
+    server = http.createServer(await expressApp());
+    drainer = createDrainer(server);
+    break;
+  case 'http-terminator': {
+    const { createHttpTerminator } = await import('http-terminator');
+    server = http.createServer(tinyHandler);
+    terminator = createHttpTerminator({ server, gracefulTerminationTimeout: 10_000 });
+    break;
+  }
+  case 'stoppable': {
+    const { default: stoppable } = await import('stoppable');
+    server = stoppable(http.createServer(tinyHandler), 10_000);
+    break;
+  }
+  default:
+    throw new Error(`unknown variant ${variant}`);
+}
+// Idle connections must stay open however long the client takes to open 10,000 of them.
+server.keepAliveTimeout = 0;
+if (drainer) drainer.on('connection:open', ({ connection }) => (newestId = connection.id));
+
+/** Each variant's way to stop: resolves when its own promise/callback says it is done. */
+function stop() {
+  switch (variant) {
+    case 'drainkit':
+    case 'express+drainkit':
+      return drainer.shutdown({ timeoutMs: 10_000 });
+    case 'http-terminator':
+      return terminator.terminate();
+    case 'stoppable':
+      return new Promise((resolve, reject) => server.stop((error) => (error ? reject(error) : resolve())));
+    default:
+      // Node core: close() stops listening; closeIdleConnections() ends the keep-alive sockets.
+      return new Promise((resolve, reject) => {
+        server.close((error) => (error ? reject(error) : resolve()));
+        server.closeIdleConnections();
+      });
+  }
+}
+
+function settleHeap() {
+  for (let i = 0; i < 4; i++) globalThis.gc();
+  return process.memoryUsage().heapUsed;
+}
+
+let cpuAtStart;
+let requestsAtStart = 0;
+process.on('message', async (message) => {
+  const reply = (payload) => process.send({ id: message.id, ...payload });
+  try {
+    switch (message.cmd) {
+      case 'cpu-start':
+        cpuAtStart = process.cpuUsage();
+        requestsAtStart = requests;
+        reply({});
+        break;
+      case 'cpu-stop': {
+        const cpu = process.cpuUsage(cpuAtStart);
+        reply({ cpuMicros: cpu.user + cpu.system, requests: requests - requestsAtStart });
+        break;
+      }
+      case 'heap':
+        reply({ heapUsed: settleHeap(), open: drainer ? drainer.stats().open : undefined });
+        break;
+      case 'shutdown': {
+        const startedAt = wallNow();
+        let lastFinish = 0, finishes = 0;
+        if (drainer) for (const c of drainer.connections()) c.socket.once('finish', () => { finishes++; lastFinish = wallNow(); });
+        await stop();
+        setTimeout(() => console.error('finishes', finishes, 'lastFinish', (lastFinish - startedAt).toFixed(0)), 1500);
+        const resolvedAt = wallNow();
+        // drainkit resolves once every FIN is queued; its sockets then linger for the clients' FINs.
+        // The other variants resolve only once every socket is closed.
+        if (drainer) await drainer.socketsClosed();
+        reply({ startedAt, resolvedAt, socketsClosedAt: wallNow() });
+        break;
+      }
+      case 'drain-newest': {
+        // One drainConnection of the connection opened last (an idle keep-alive one).
+        const id = newestId;
+        const open = drainer.stats().open;
+        const cpu0 = process.cpuUsage();
+        const t0 = performance.now();
+        const pending = drainer.drainConnection(id, { timeoutMs: 5_000 });
+        const t1 = performance.now();
+        const result = await pending;
+        const t2 = performance.now();
+        const cpu = process.cpuUsage(cpu0);
+        reply({ open, forced: result.forced, callMicros: (t1 - t0) * 1000, resolveMicros: (t2 - t0) * 1000, cpuMicros: cpu.user + cpu.system });
+        break;
+      }
+      case 'exit':
+        reply({});
+        process.exit(0);
+    }
+  } catch (error) {
+    reply({ error: String(error?.stack ?? error) });
+  }
+});
+
+// If the runner dies, do not linger holding thousands of sockets.
+process.on('disconnect', () => process.exit(0));
+server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, () => {
+  process.send({ ready: true, port: server.address().port });
+});
