@@ -511,7 +511,7 @@ export class Drainer extends EventEmitter implements OperationHost, StrategyHost
         this.drainedCount++;
       }
       const result = task.settle(now);
-      this.recentResults.set(connection.id, result);
+      this.recentResults.set(result.id, result);
       if (this.recentResults.size > RECENT_RESULTS) this.recentResults.delete(this.recentResults.keys().next().value!);
       this.fire('connection:drained', result);
       if (channels.connectionDrained.hasSubscribers) channels.connectionDrained.publish({ result, drainerId: this.drainerId });
@@ -835,6 +835,7 @@ export class Drainer extends EventEmitter implements OperationHost, StrategyHost
 
   progress(operation: DrainOperation, result: DrainResult, remaining: number): void {
     if (operation.kind === 'connection') return;
+    if (this.listenerCount('drain:progress') === 0 && !channels.drainProgress.hasSubscribers) return;
     const payload = { kind: operation.kind, remaining, total: operation.total, result };
     this.fire('drain:progress', payload);
     if (channels.drainProgress.hasSubscribers) channels.drainProgress.publish({ ...payload, drainerId: this.drainerId });
