@@ -19,6 +19,8 @@ export interface ConnectionOwner {
   readonly drainerId: string;
   /** The connection's socket emitted 'close'. */
   socketClosed(connection: Connection): void;
+  /** HTTP/1.1: the response in flight finished. */
+  responseFinished(connection: Connection, res: ServerResponse): void;
 }
 
 /** A request held back behind the one in flight: the event it came with, and its request and response. */

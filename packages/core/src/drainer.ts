@@ -74,7 +74,6 @@ export class Drainer extends EventEmitter implements OperationHost, StrategyHost
   private readonly isHttp2: boolean;
   private readonly originalEmit: EmitFn;
   private readonly hookedEmit: EmitFn;
-  private readonly onResponseClose: (this: ServerResponse) => void;
   private readonly onStreamClose: (this: ServerHttp2Stream) => void;
   private seq = 0;
   private acceptedCount = 0;
@@ -120,12 +119,6 @@ export class Drainer extends EventEmitter implements OperationHost, StrategyHost
     this.strategies = { 'http/1.1': new Http1Strategy(this), h2: new Http2Strategy(this), upgraded: new UpgradedStrategy(this) };
 
     const drainer = this;
-    this.onResponseClose = function (this: ServerResponse) {
-      // Found through the request's socket: a property added to every response
-      // would grow its property store on the hot path.
-      const connection = (this.req?.socket as Carrier | undefined)?.[kConnection];
-      if (connection) drainer.responseClosed(connection, this);
-    };
     this.onStreamClose = function (this: ServerHttp2Stream) {
       const connection = (this as Carrier)[kConnection];
       if (connection) drainer.streamClosed(connection, this);
@@ -637,7 +630,6 @@ export class Drainer extends EventEmitter implements OperationHost, StrategyHost
     if (!connection || connection.protocol !== 'http/1.1') {
       return this.originalEmit.call(this.server, event, req, res);
     }
-    const now = Date.now();
     const task = connection.task;
     // One request at a time per connection: Node starts pipelined handlers
     // concurrently, and "not yet started" has to mean something for a drain.
@@ -645,16 +637,18 @@ export class Drainer extends EventEmitter implements OperationHost, StrategyHost
       (connection.held ??= []).push({ event, req, res });
       return true;
     }
-    this.dispatch(connection, event, req, res, now);
+    this.dispatch(connection, event, req, res);
     return true;
   }
 
-  private dispatch(connection: Connection, event: string, req: IncomingMessage, res: ServerResponse, now: number): void {
+  private dispatch(connection: Connection, event: string, req: IncomingMessage, res: ServerResponse): void {
     connection.inFlight++;
-    connection.lastActiveAt = now;
     connection.currentResponse = res;
-    res.on('close', this.onResponseClose);
-    this.retireIfDue(connection, now);
+    // Told of the response's end by Node's own detachSocket() call when it
+    // finishes: a 'close' listener per response costs measurably more per
+    // request. A response cut short ends with its socket, whose close we see.
+    (res as ServerResponse & { detachSocket: typeof detachSocketAndReport }).detachSocket = detachSocketAndReport;
+    this.retireIfDue(connection);
     const task = connection.task;
     if (task) {
       // Served during a drain (a head that was arriving, or within idle grace): the last one.
@@ -667,7 +661,8 @@ export class Drainer extends EventEmitter implements OperationHost, StrategyHost
     this.originalEmit.call(this.server, event, req, res);
   }
 
-  private responseClosed(connection: Connection, res: ServerResponse): void {
+  /** ConnectionOwner: the response in flight on the connection finished (Node detached it from the socket). */
+  responseFinished(connection: Connection, res: ServerResponse): void {
     if (connection.state === 'closed' || connection.currentResponse !== res) return;
     const now = Date.now();
     connection.inFlight--;
@@ -687,7 +682,7 @@ export class Drainer extends EventEmitter implements OperationHost, StrategyHost
     const next = connection.held?.shift();
     if (connection.held?.length === 0) connection.held = undefined;
     if (next && !connection.socket.destroyed) {
-      this.dispatch(connection, next.event, next.req, next.res, now);
+      this.dispatch(connection, next.event, next.req, next.res);
       return;
     }
     connection.state = 'idle';
@@ -708,14 +703,12 @@ export class Drainer extends EventEmitter implements OperationHost, StrategyHost
       stream.close(h2constants.NGHTTP2_REFUSED_STREAM);
       return true;
     }
-    const now = Date.now();
     if (id > connection.lastStreamId) connection.lastStreamId = id;
     connection.inFlight++;
-    connection.lastActiveAt = now;
     connection.state = task ? 'draining' : 'active';
     (stream as Carrier)[kConnection] = connection;
     stream.on('close', this.onStreamClose);
-    this.retireIfDue(connection, now);
+    this.retireIfDue(connection);
     return this.originalEmit.call(this.server, 'stream', stream, headers, flags, rawHeaders);
   }
 
@@ -866,11 +859,11 @@ export class Drainer extends EventEmitter implements OperationHost, StrategyHost
    * counts in `inFlight`): past the request cap or its age, the connection
    * drains gracefully and this request is its last.
    */
-  private retireIfDue(connection: Connection, now: number): void {
+  private retireIfDue(connection: Connection): void {
     if (connection.task !== undefined) return;
     const max = this.settings.maxRequestsPerConnection;
     if (max > 0 && connection.requestsServed + connection.inFlight >= max) this.retire(connection, 'max-requests');
-    else if (connection.retireAt !== 0 && now >= connection.retireAt) this.retire(connection, 'max-connection-age');
+    else if (connection.retireAt !== 0 && Date.now() >= connection.retireAt) this.retire(connection, 'max-connection-age');
   }
 
   private retire(connection: Connection, reason: string): void {
@@ -1022,6 +1015,17 @@ function untrackSocket(socket: Socket): void {
 function endAfterFin(this: Duplex, ...args: unknown[]): Duplex {
   if (typeof args[args.length - 1] === 'function') return Reflect.apply(Object.getPrototypeOf(this).end as Duplex['end'], this, args) as Duplex;
   return this;
+}
+
+/**
+ * Installed as a dispatched response's own `detachSocket`, which Node's HTTP
+ * server calls once when the response has finished, before it hands the socket
+ * to the next pipelined response.
+ */
+function detachSocketAndReport(this: ServerResponse, socket: Socket): void {
+  (Object.getPrototypeOf(this) as ServerResponse).detachSocket.call(this, socket);
+  const connection = (socket as Carrier)[kConnection];
+  if (connection !== undefined) connection.owner.responseFinished(connection, this);
 }
 
 /** The socket a released connection lingers on: the one its last bytes went out on. */

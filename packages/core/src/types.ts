@@ -18,7 +18,7 @@ export interface ConnectionInfo {
   readonly secure: boolean;
   /** ms since epoch. */
   readonly openedAt: number;
-  /** ms since epoch: when a request last started or finished on it. */
+  /** ms since epoch: when its last request (HTTP/2: stream) finished, or when it opened. */
   readonly lastActiveAt: number;
   /** Requests (HTTP/1.1) or streams (HTTP/2) that completed. */
   readonly requestsServed: number;
