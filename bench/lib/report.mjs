@@ -182,6 +182,8 @@ export function readme(results) {
       'Their sockets then linger, reading and discarding, until the client\'s own FIN (at most `lingerMs`), so that a request racing the close meets a FIN rather than a reset (RFC 9112 §9.6); "every server socket closed" is when `drainer.socketsClosed()` resolved, which `handleSignals` waits for before it exits.',
       'That wait depends on how fast the client process answers 10,000 FINs, so it is not comparable with the others\' server side; the client-side column is the like-for-like figure.',
       '',
+      'Why drainkit\'s clients see their close later than Node core\'s: `close(2)` sends its FIN during the call, so Node core\'s first client sees its EOF after ~2 ms. A half-close goes through libuv\'s `uv_shutdown`, which sends the FIN only when the event loop next turns (its pending phase), one socket after another, each followed by a JS completion. drainkit\'s first FIN therefore leaves once the synchronous part of `shutdown()` is over (the server-side figure above, ~6 µs per connection, of which ~2 µs is Node\'s own `socket.end()`), and the rest follow at about the rate Node core closes sockets. The client process then needs the same time as with Node core to work through 10,000 EOFs.',
+      '',
     );
   }
   const c = results.drainCost;
