@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // drainkit benchmark: request overhead, shutdown latency, per-connection drain cost
 // and memory, each measured side by side in one run and repeated. See bench/README.md.
-// Usage: node bench/run.mjs [--runs 5] [--only overhead,shutdown,drain-cost,memory] [--no-write]
+// Usage: node bench/run.mjs [--runs 5] [--shutdown-runs 10] [--only overhead,shutdown,drain-cost,memory] [--no-write]
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -12,18 +12,22 @@ import { writeResults } from './lib/report.mjs';
 const { values: flags } = parseArgs({
   options: {
     runs: { type: 'string', default: '5' },
+    // The shutdown figures move most from run to run (they include a client process working through 10,000 EOFs).
+    'shutdown-runs': { type: 'string' },
     only: { type: 'string', default: 'overhead,shutdown,drain-cost,memory' },
     connections: { type: 'string', default: '10000' },
     'no-write': { type: 'boolean', default: false },
   },
 });
 const RUNS = Number(flags.runs);
+const SHUTDOWN_RUNS = Number(flags['shutdown-runs'] ?? 2 * RUNS);
 const ONLY = new Set(flags.only.split(','));
 const MANY = Number(flags.connections);
 const SERVER = new URL('./lib/server.mjs', import.meta.url).pathname;
 const CLIENTS = new URL('./lib/clients.mjs', import.meta.url).pathname;
 const config = {
   runs: RUNS,
+  shutdownRuns: SHUTDOWN_RUNS,
   overhead: { autocannonConnections: 50, durationSec: 3, warmupSec: 1 },
   idleConnections: MANY,
   drainCost: { others: [1, 1_000, MANY], roundsPerPoint: 100, warmupRounds: 20 },
@@ -114,7 +118,7 @@ async function requestOverhead() {
 async function shutdownLatency() {
   const variants = ['node-core', 'drainkit', 'http-terminator', 'stoppable'];
   const runs = [];
-  for (let run = 0; run < RUNS; run++) {
+  for (let run = 0; run < SHUTDOWN_RUNS; run++) {
     const row = {};
     for (const variant of rotate(variants, run)) {
       const { server, port } = await startServer(variant);
@@ -137,7 +141,7 @@ async function shutdownLatency() {
       }
     }
     runs.push(row);
-    log(`shutdown run ${run + 1}/${RUNS}:`, Object.entries(row).map(([v, r]) => `${v} ${r.serverMs.toFixed(0)}/${r.lastClientMs.toFixed(0)}ms`).join(', '));
+    log(`shutdown run ${run + 1}/${SHUTDOWN_RUNS}:`, Object.entries(row).map(([v, r]) => `${v} ${r.serverMs.toFixed(0)}/${r.lastClientMs.toFixed(0)}ms`).join(', '));
   }
   const absolute = {};
   const ratios = {};
