@@ -86,7 +86,11 @@ for (const signal of ['SIGTERM', 'SIGINT']) {
   process.on(signal, () => {
     if (stopping) process.exit(1); // a second signal: stop waiting
     stopping = true;
-    drainer.shutdown().then((report) => process.exit(report.forced > 0 ? 1 : 0));
+    // socketsClosed(): the last sockets finish their lingering close before the process goes.
+    drainer.shutdown().then(async (report) => {
+      await drainer.socketsClosed();
+      process.exit(report.forced > 0 ? 1 : 0);
+    });
   });
 }
 
