@@ -16,6 +16,7 @@ import type { DrainerEventName, DrainerEvents, DrainerListener, ShutdownPhase } 
 import { Http1Strategy } from './http1.js';
 import { Http2Strategy } from './http2.js';
 import { handleSignals } from './signals.js';
+import { withTimeout } from './timeout.js';
 import type { HandleSignalsOptions } from './signals.js';
 import { checkKnownKeys, checkObject, countOption, durationOption, resolveDrainerOptions, stringOption } from './options.js';
 import type { ProtocolStrategy, ResolvedSettings, StrategyHost } from './strategy.js';
@@ -1050,25 +1051,6 @@ function shuttingDownError(): DrainError {
 function abortConnection(connection: Connection, reason: () => DrainError): void {
   const controller = connection.abortController;
   if (controller && !controller.signal.aborted) controller.abort(reason());
-}
-
-/** Resolves true when `promise` settles in time, false at the timeout (one unref'd timer). */
-function withTimeout(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  if (ms <= 0) return Promise.race([promise.then(() => true), Promise.resolve(false)]);
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => resolve(false), ms);
-    timer.unref();
-    promise.then(
-      () => {
-        clearTimeout(timer);
-        resolve(true);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        reject(error);
-      },
-    );
-  });
 }
 
 export function createDrainer(server: net.Server, options?: DrainerOptions): Drainer {

@@ -26,8 +26,8 @@ export interface DrainProgressEvent {
 }
 
 /**
- * In order, except 'sockets-closed': every socket has closed, lingering ones
- * included. It follows 'drained', before or after 'cleanup-done'.
+ * In this order. 'sockets-closed': every socket has closed, lingering ones
+ * included; it comes after 'cleanup-done', once the last lingering socket closed.
  */
 export type ShutdownPhase = 'readiness-failed' | 'delay-elapsed' | 'listener-closed' | 'drained' | 'cleanup-done' | 'sockets-closed';
 

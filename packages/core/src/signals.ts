@@ -1,6 +1,7 @@
 import type { Drainer } from './drainer.js';
 import { DrainError, DrainErrorCodes, invalidOption } from './errors.js';
 import { checkKnownKeys, checkObject, countOption, durationOption } from './options.js';
+import { withTimeout } from './timeout.js';
 import type { DrainReport } from './types.js';
 
 export interface HandleSignalsOptions {
@@ -150,15 +151,8 @@ export function handleSignals(drainer: Drainer, options?: HandleSignalsOptions):
 }
 
 /** After shutdown: every socket closed, or the linger period (plus slack) over, whichever comes first. */
-export function socketsClosedOrLingerOver(drainer: Drainer): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, drainer.settings.lingerMs + 250);
-    timer.unref();
-    void drainer.socketsClosed().then(() => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
+export async function socketsClosedOrLingerOver(drainer: Drainer): Promise<void> {
+  await withTimeout(drainer.socketsClosed(), drainer.settings.lingerMs + 250);
 }
 
 function booleanOption(name: string, value: unknown, fallback: boolean): boolean {
