@@ -76,28 +76,19 @@ export function chart(results) {
   const o = results.overhead;
   if (o) {
     const bar = (label, ratio, key, highlight) => ({ label, ...ratio[key], highlight });
-    panels.push({
-      title: 'Server CPU per request (× baseline; lower is better)',
+    const ratioPanel = (title, key) => ({
+      title,
       unit: '×',
       reference: 1,
       items: [
-        bar('drainkit / node:http', o.ratios.drainkit, 'cpuPerRequest', true),
-        bar('http-terminator / node:http', o.ratios['http-terminator'], 'cpuPerRequest'),
-        bar('stoppable / node:http', o.ratios.stoppable, 'cpuPerRequest'),
-        bar('Express+drainkit / Express', o.ratios['express+drainkit'], 'cpuPerRequest', true),
+        bar('drainkit / node:http', o.ratios.drainkit, key, true),
+        bar('http-terminator / node:http', o.ratios['http-terminator'], key),
+        bar('stoppable / node:http', o.ratios.stoppable, key),
+        bar('Express+drainkit / Express', o.ratios['express+drainkit'], key, true),
       ],
     });
-    panels.push({
-      title: 'Throughput (× baseline; higher is better)',
-      unit: '×',
-      reference: 1,
-      items: [
-        bar('drainkit / node:http', o.ratios.drainkit, 'throughput', true),
-        bar('http-terminator / node:http', o.ratios['http-terminator'], 'throughput'),
-        bar('stoppable / node:http', o.ratios.stoppable, 'throughput'),
-        bar('Express+drainkit / Express', o.ratios['express+drainkit'], 'throughput', true),
-      ],
-    });
+    panels.push(ratioPanel('Server CPU per request (× baseline; lower is better)', 'cpuPerRequest'));
+    panels.push(ratioPanel('Throughput (× baseline; higher is better)', 'throughput'));
   }
   const s = results.shutdown;
   if (s) {
