@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { expect } from 'vitest';
 import type { Child } from './child.js';
 
 /** A port that was free a moment ago (the cluster primary owns the listening socket, so it needs a fixed one). */
@@ -38,4 +39,26 @@ export async function progress(load: Child, from: number, more: number): Promise
     if (stats.complete >= from + more) return stats;
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+}
+
+/**
+ * Stops the load and checks that nothing was lost: no request failed after its
+ * retry, none was truncated or errored after bytes, every one completed, and
+ * every generation of processes served part of the load.
+ */
+export async function stopLoadExpectingNothingLost(load: Child, generations: number[][]): Promise<{ final: LoadStats; summary: string }> {
+  const before = load.messages.length;
+  load.send({ cmd: 'stop' });
+  const final = (await load.next((m) => m.event === 'stats' && load.messages.indexOf(m) >= before, 'load stats')) as unknown as LoadStats;
+  const summary = JSON.stringify({ ...final, byPid: undefined });
+  expect(final.retryFailures, summary).toBe(0);
+  expect(final.truncated, summary).toBe(0);
+  expect(final.errorsAfterBytes, summary).toBe(0);
+  expect(final.badStatus, summary).toBe(0);
+  expect(final.complete, summary).toBe(final.sent);
+  for (const generation of generations) {
+    const served = generation.reduce((sum, pid) => sum + (final.byPid[String(pid)] ?? 0), 0);
+    expect(served, `generation ${generation.join(',')}`).toBeGreaterThan(0);
+  }
+  return { final, summary };
 }
