@@ -43,9 +43,7 @@ describe.each(packages)('@drainkit/%s package', (name) => {
   });
 
   it('package.json matches what scripts/build-package.mjs derives from drainkit.entryPoints (no hand edits drift)', async () => {
-    const { manifestFields } = (await import('../../scripts/build-package.mjs')) as {
-      manifestFields: (entries: string[]) => { fields: Record<string, unknown>; stubs: Record<string, unknown> };
-    };
+    const { manifestFields } = await import('../../scripts/build-package.mjs');
     const { fields, stubs } = manifestFields(manifest.drainkit?.entryPoints ?? ['.']);
     for (const [key, value] of Object.entries(fields)) expect(manifest[key], key).toEqual(value);
     for (const [stub, content] of Object.entries(stubs)) {
