@@ -23,7 +23,7 @@
 // `--all` builds every non-private package under packages/ (the root `npm run build`).
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -160,18 +160,30 @@ async function buildOnce(dir) {
   for (const dep of workspaceDeps(manifest)) await build(dep);
   const hashFile = join(dir, 'dist/.build-hash');
   const hash = inputHash(dir, manifest);
-  if (!force && existsSync(hashFile) && readFileSync(hashFile, 'utf8') === hash) {
+  const complete = (manifest.drainkit?.entryPoints ?? ['.']).every((e) => existsSync(join(dir, 'dist/cjs', `${e === '.' ? 'index' : e.slice(2)}.js`)));
+  if (!force && complete && existsSync(hashFile) && readFileSync(hashFile, 'utf8') === hash) {
     console.error(`${manifest.name}: up to date`);
     return;
   }
-  rmSync(join(dir, 'dist'), { recursive: true, force: true });
+  // Emit into a fresh sibling directory (same depth, so map paths match) and swap it in
+  // whole: a concurrent build of the same package (lerna, prepack, a test) never sees
+  // or leaves a half-written dist/.
+  const tmp = join(dir, `.dist-${process.pid}`);
+  rmSync(tmp, { recursive: true, force: true });
   await Promise.all([
-    tscRun(dir, ['--module', 'NodeNext', '--moduleResolution', 'NodeNext', '--outDir', 'dist/esm']),
-    tscRun(dir, ['--module', 'CommonJS', '--moduleResolution', 'Node10', '--outDir', 'dist/cjs']),
-  ]);
+    tscRun(dir, ['--module', 'NodeNext', '--moduleResolution', 'NodeNext', '--outDir', `${tmp}/esm`]),
+    tscRun(dir, ['--module', 'CommonJS', '--moduleResolution', 'Node10', '--outDir', `${tmp}/cjs`]),
+  ]).catch((error) => {
+    rmSync(tmp, { recursive: true, force: true });
+    throw error;
+  });
   // The package is "type": "module"; the CommonJS tree (JS and .d.ts) needs its own marker.
-  writeFileSync(join(dir, 'dist/cjs/package.json'), '{ "type": "commonjs" }\n');
-  writeFileSync(hashFile, hash);
+  writeFileSync(join(tmp, 'cjs/package.json'), '{ "type": "commonjs" }\n');
+  writeFileSync(join(tmp, '.build-hash'), hash);
+  const old = join(dir, `.dist-old-${process.pid}`);
+  if (existsSync(join(dir, 'dist'))) renameSync(join(dir, 'dist'), old);
+  renameSync(tmp, join(dir, 'dist'));
+  rmSync(old, { recursive: true, force: true });
   console.error(`${manifest.name}: built`);
 }
 
