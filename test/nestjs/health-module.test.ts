@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { Controller, Get, Module } from '@nestjs/common';
 import type { INestApplication } from '@nestjs/common';
@@ -74,4 +75,12 @@ describe('DrainHealthIndicator in a HealthModule of its own (terminus layout, no
     await expect(broken.init()).rejects.toSatisfy((error) => isDrainError(error, 'ERR_DRAIN_NOT_ATTACHED'));
     await broken.close();
   });
+});
+
+// The vitest project 'nest11' runs this file (and the other Nest tests) on Nest 11 from test/nest11.
+it(`runs on Nest ${process.env.DRAINKIT_NEST ?? 12}`, () => {
+  const loaded = Object.keys(createRequire(import.meta.url).cache).filter((file) => /@nestjs[\\/]core[\\/]nest-factory\.js$/.test(file));
+  expect(loaded).toHaveLength(1);
+  const version = (createRequire(loaded[0]!)('./package.json') as { version: string }).version;
+  expect(version.split('.')[0]).toBe(process.env.DRAINKIT_NEST ?? '12');
 });
