@@ -1,6 +1,6 @@
 // Walk-through: an HTTP/2 client and an HTTP/1.1 client talk to the server of
 // server.mjs; while their requests are in flight the server shuts down, and
-// every step is printed. Run with `npm start` (after `npm run build` at the root).
+// every step is printed. Run with `npm start` (after `npm install` at the root, which builds the packages).
 import http2 from 'node:http2';
 import https from 'node:https';
 import { startServer } from './server.mjs';
