@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -104,4 +104,12 @@ it('@drainkit/core works end to end from CommonJS', () => {
      });`,
   ]);
   expect(JSON.parse(out)).toEqual({ total: 1, isDrainError: true, code: 'ERR_DRAIN_UNKNOWN_CONNECTION' });
+});
+
+it('builds are incremental: with the sources unchanged since the last build, no package is rebuilt', () => {
+  const build = spawnSync(process.execPath, [join(root, 'scripts/build-package.mjs'), '--all'], { cwd: root, encoding: 'utf8' });
+  expect(build.status, build.stderr).toBe(0);
+  const lines = build.stderr.trim().split('\n');
+  expect(lines).toEqual(expect.arrayContaining(packages.map((name) => `@drainkit/${name}: up to date`)));
+  expect(build.stderr).not.toMatch(/: built/);
 });
