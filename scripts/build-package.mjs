@@ -58,7 +58,7 @@ export function manifestFields(entryPoints) {
       module: './dist/esm/index.js',
       types: './dist/cjs/index.d.ts',
       exports,
-      files: ['dist', 'src', ...stubs],
+      files: ['dist', '!dist/.build-hash', 'src', ...stubs],
     },
     stubs: Object.fromEntries(
       stubs.map((name) => [name, { main: `../dist/cjs/${name}.js`, module: `../dist/esm/${name}.js`, types: `../dist/cjs/${name}.d.ts` }]),
