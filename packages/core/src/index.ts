@@ -1,5 +1,5 @@
 export { createDrainer, Drainer } from './drainer.js';
-export type { CleanupHookOptions } from './drainer.js';
+export type { CleanupHookOptions } from './shutdown.js';
 export type { HandleSignalsOptions, ShutdownOutcome } from './signals.js';
 export { DrainError, DrainErrorCodes, isDrainError } from './errors.js';
 export type { DrainErrorCode } from './errors.js';

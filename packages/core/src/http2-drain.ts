@@ -1,6 +1,5 @@
 import { constants } from 'node:http2';
-import type { Connection } from './connection.js';
-import type { DrainTask } from './drain.js';
+import type { Connection, DrainTask } from './connection.js';
 import type { ProtocolStrategy, StrategyHost } from './strategy.js';
 
 /** Largest stream id (RFC 9113 §5.1.1): "no stream is refused yet" in the first GOAWAY. */
