@@ -53,7 +53,7 @@ export function extractBlocks(root: string, doc: string): { blocks: CodeBlock[];
     let end = start;
     while (end < lines.length && lines[end] !== fence[1]) end++;
     if (end === lines.length) problems.push(`${doc}:${i + 1}: unclosed code fence`);
-    const code = lines.slice(start, end).join('\n') + '\n';
+    const code = `${lines.slice(start, end).join('\n')}\n`;
     i = end;
     const where = `${doc}:${start}`;
     if (!CODE_LANGS.has(lang)) {
