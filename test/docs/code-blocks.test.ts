@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -109,6 +109,25 @@ describe('documentation code blocks', () => {
   it('every fence names its language, every marker is valid', () => {
     expect(problems).toEqual([]);
     expect(emitted.length).toBeGreaterThan(20);
+  });
+
+  it('each package README stands alone on the npm registry: install line with its peers, a whole program, absolute links', async () => {
+    for (const name of await readdir(`${root}packages`)) {
+      const doc = `packages/${name}/README.md`;
+      const text = await readFile(`${root}${doc}`, 'utf8');
+      const manifest = JSON.parse(await readFile(`${root}packages/${name}/package.json`, 'utf8')) as {
+        name: string;
+        peerDependencies?: Record<string, string>;
+        peerDependenciesMeta?: Record<string, { optional?: boolean }>;
+      };
+      const install = /^npm install (.+)$/m.exec(text)?.[1]?.split(/\s+/) ?? [];
+      const required = Object.keys(manifest.peerDependencies ?? {}).filter((peer) => !manifest.peerDependenciesMeta?.[peer]?.optional);
+      expect(install, `${doc}: npm install line`).toEqual(expect.arrayContaining([manifest.name, ...required]));
+      expect(emitted.some((e) => e.block.doc === doc && e.block.kind === 'program'), `${doc}: a whole program`).toBe(true);
+      // Relative links break on the registry's page of the package.
+      const relative = [...text.matchAll(/\]\(([^)]+)\)/g)].map((m) => m[1]!).filter((href) => !/^(https:\/\/|#)/.test(href));
+      expect(relative, `${doc}: relative links`).toEqual([]);
+    }
   });
 
   it('every ts/js block type-checks (one tsc run, strict, checkJs)', () => {
