@@ -103,7 +103,7 @@ beforeAll(async () => {
         ? `${entry.block.doc}:${entry.block.line + at - 1}:${m[3]}: ${m[4]}`
         : `${entry.block.doc}:${entry.block.line} (preamble "${entry.block.preamble}" line ${m[2]}): ${m[4]}`;
     });
-}, 120_000);
+}, 180_000);
 
 describe('documentation code blocks', () => {
   it('every fence names its language, every marker is valid', () => {
@@ -149,7 +149,7 @@ describe('documentation code blocks', () => {
       });
     }
     expect(failures).toEqual([]);
-  }, 90_000);
+  }, 180_000);
 });
 
 /**
@@ -167,7 +167,7 @@ async function runProgram({ block, file }: Emitted): Promise<void> {
   });
   const agent = new http.Agent({ keepAlive: true });
   try {
-    const [, listening] = await child.waitFor(/^doc-test:listening (\{.*\})$/m, 30_000);
+    const [, listening] = await child.waitFor(/^doc-test:listening (\{.*\})$/m, 60_000);
     const { port } = JSON.parse(listening!) as { port: number };
     const path = typeof block.options.path === 'string' ? block.options.path : '/';
     const status = Number(block.options.status ?? 200);
@@ -198,7 +198,7 @@ async function runProgram({ block, file }: Emitted): Promise<void> {
     }
     const exit = await Promise.race([
       child.exited,
-      new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`still running 15 s after SIGTERM:\n${child.output()}`)), 15_000).unref()),
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`still running 30 s after SIGTERM:\n${child.output()}`)), 30_000).unref()),
     ]);
     const expected = String(block.options.exit ?? '0');
     expect(exit, child.output()).toEqual(expected === 'SIGTERM' ? { code: null, signal: 'SIGTERM' } : { code: Number(expected), signal: null });
