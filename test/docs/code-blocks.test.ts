@@ -184,7 +184,7 @@ async function runProgram({ block, file }: Emitted): Promise<void> {
         .on('error', reject);
     });
     if (block.options.inflight) {
-      await child.waitFor(new RegExp(`^doc-test:request ${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'), 10_000);
+      await child.waitFor(new RegExp(`^doc-test:request ${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'), 30_000);
       terminated = true;
       child.process.kill('SIGTERM');
       const res = await response;
