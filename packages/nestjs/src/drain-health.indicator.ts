@@ -5,10 +5,7 @@ import { DrainError, DrainErrorCodes } from '@drainkit/core';
 import { DrainService } from './drain.service.js';
 
 /** The shape of a `@nestjs/terminus` HealthIndicatorResult, without depending on terminus. */
-export type DrainHealthResult<Key extends string = string> = Record<
-  Key,
-  { status: 'up' | 'down'; state: string; connections?: number }
->;
+export type DrainHealthResult<Key extends string = string> = Record<Key, { status: 'up' | 'down'; state: string; connections?: number }>;
 
 /**
  * A readiness indicator for `@nestjs/terminus`: 'up' while serving, 'down' once
