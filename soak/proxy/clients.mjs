@@ -151,6 +151,13 @@ async function nodeH2({ origin, ms, loops }) {
         session.goneAway = true;
         continue;
       }
+      // REFUSED_STREAM (or above a GOAWAY's last stream id, which Node's client turns
+      // into the same): not processed, safe to retry (RFC 9113 §8.7), as Chromium and
+      // curl do by themselves. Node's http2 client does not; a pool on top of it must.
+      if (typeof outcome === 'string' && outcome.endsWith(`rst ${http2.constants.NGHTTP2_REFUSED_STREAM}`) && attempt < 3) {
+        counts.retriedRefused = (counts.retriedRefused ?? 0) + 1;
+        continue;
+      }
       return outcome;
     }
   });

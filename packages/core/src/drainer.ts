@@ -35,6 +35,8 @@ import type {
   UpgradedDrainHook,
 } from './types.js';
 import { UpgradedStrategy } from './upgraded.js';
+import { UnansweredCounter } from './unanswered.js';
+import { discardAfterFin } from './linger.js';
 
 const kDrainer = Symbol.for('drainkit.drainer');
 /** How many finished drain results are kept, so a repeated drain of a closed connection gets its result. */
@@ -65,6 +67,8 @@ let drainerSeq = 0;
 export class Drainer extends EventEmitter implements OperationHost, StrategyHost {
   /** Tells drainers apart in diagnostics_channel messages. */
   readonly drainerId = String(++drainerSeq);
+  /** Requests that reached us and were never answered (stats().unanswered, drainkit:request:unanswered). */
+  private readonly unanswered = new UnansweredCounter(this.drainerId);
   readonly server: net.Server;
   readonly settings: ResolvedSettings;
 
@@ -379,6 +383,7 @@ export class Drainer extends EventEmitter implements OperationHost, StrategyHost
       forcedClosed: this.forcedCount,
       drained: this.drainedCount,
       lingering: this.lingering.size,
+      unanswered: this.unanswered.total,
       state: this.currentState,
     };
   }
@@ -496,7 +501,10 @@ export class Drainer extends EventEmitter implements OperationHost, StrategyHost
     let forced = false;
     if (task && !task.result) {
       forced = task.forced;
-      if (connection.held) task.droppedRequests += connection.held.length;
+      if (connection.held) {
+        task.droppedRequests += connection.held.length;
+        this.unanswered.count(connection.held.length, 'held', connection.id);
+      }
       if (forced) {
         this.forcedCount++;
         task.abortedRequests += connection.inFlight;
@@ -535,6 +543,11 @@ export class Drainer extends EventEmitter implements OperationHost, StrategyHost
     // socket whose FIN is already out that builds an ERR_STREAM_ALREADY_FINISHED
     // error, stack trace and all, only to drop it: ~4 µs per connection.
     if (socket.writableEnded) socket.end = endAfterFin as Duplex['end'];
+    // Read and discard from now on, without parsing: whatever comes is counted, never held.
+    if (connection.protocol === 'http/1.1') {
+      const id = connection.id;
+      discardAfterFin(socket, (requests, bytes) => this.unanswered.count(requests, 'after-fin', id, bytes));
+    }
     this.closeConnection(connection, now);
     this.armLingerTimer();
     return true;
@@ -625,7 +638,9 @@ export class Drainer extends EventEmitter implements OperationHost, StrategyHost
     }
     if (connection?.state === 'closed') {
       // Released: its FIN is out and it only lingers. A request that raced the
-      // FIN is never dispatched; the client sees the close and may retry it (RFC 9112 §9.3.1).
+      // FIN (parsed from the same read as the one before) is never dispatched;
+      // the client sees the close and may retry it (RFC 9112 §9.3.1).
+      this.unanswered.count(1, 'after-fin', connection.id);
       return true;
     }
     if (!connection || connection.protocol !== 'http/1.1') {
@@ -701,6 +716,7 @@ export class Drainer extends EventEmitter implements OperationHost, StrategyHost
     if (task && task.goawayPhase === 2 && id > connection.lastStreamId) {
       // Beyond the final GOAWAY's last stream id: refused, never dispatched (RFC 9113 §6.8).
       task.droppedRequests++;
+      this.unanswered.count(1, 'refused-stream', connection.id);
       stream.close(h2constants.NGHTTP2_REFUSED_STREAM);
       return true;
     }

@@ -13,6 +13,15 @@ const MAX_STREAM_ID = 2 ** 31 - 1;
  * GOAWAY has then reached us) the final GOAWAY names the last stream we
  * processed. Streams above it are refused (REFUSED_STREAM: safe to retry) by
  * the drainer's stream hook; the rest finish; then the session closes.
+ *
+ * The PING round trip is only waited for while a stream is open. Once the
+ * server has sent a GOAWAY and no stream is open, nghttp2's
+ * `nghttp2_session_want_read()` returns 0 and Node stops reading the socket
+ * (`Http2Session::MaybeStopReading`, src/node_http2.cc; checked on Node 20.20,
+ * 22.23 and 24.22): the client's PING ACK (Chromium and curl send it within a
+ * millisecond) and any HEADERS it sent are never read, so waiting longer only
+ * delays the close by `goawayPingTimeoutMs`. Then the final GOAWAY goes out at
+ * once, as `session.close()` would send it: never later than `session.close()`.
  */
 export class Http2Strategy implements ProtocolStrategy {
   constructor(private readonly host: StrategyHost) {}
@@ -24,6 +33,11 @@ export class Http2Strategy implements ProtocolStrategy {
       return;
     }
     task.goawayPhase = 1;
+    if (connection.inFlight === 0) {
+      // Idle: after a GOAWAY nothing more would be read (see above); close as session.close() does.
+      this.finalGoaway(connection, task);
+      return;
+    }
     task.wakeAt = now + this.host.settings.goawayPingTimeoutMs;
     try {
       session.goaway(constants.NGHTTP2_NO_ERROR, MAX_STREAM_ID);
@@ -36,7 +50,8 @@ export class Http2Strategy implements ProtocolStrategy {
   }
 
   advance(connection: Connection, task: DrainTask, now: number): void {
-    if (task.goawayPhase === 1 && now >= task.wakeAt) this.finalGoaway(connection, task);
+    // The last open stream closed before the PING ACK was read: nothing more will be read.
+    if (task.goawayPhase === 1 && (now >= task.wakeAt || connection.inFlight === 0)) this.finalGoaway(connection, task);
     if (task.goawayPhase === 2) this.closeWhenDone(connection, task, now);
   }
 

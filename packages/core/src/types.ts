@@ -90,6 +90,13 @@ export interface DrainStats {
    * sent their FIN and wait, at most `lingerMs`, for the client's.
    */
   lingering: number;
+  /**
+   * Requests that reached the server and were never answered, since the drainer
+   * was attached: held behind a drain, read after drainkit's FIN (discarded
+   * unparsed), HTTP/2 streams refused after the final GOAWAY. A proxy answers
+   * such a request with 502 or drops its client's connection unless it retries.
+   */
+  unanswered: number;
   state: DrainerState;
 }
 
