@@ -4,14 +4,31 @@ import type { Duplex } from 'node:stream';
 const REQUEST_LINE_END = Buffer.from(' HTTP/1.');
 
 /**
- * Request heads that start in `chunk`, counted by their request line. A chunk
- * that splits a request line counts nothing; `first` makes the first bytes after
+ * Counts request heads by their request line across the chunks of one socket:
+ * a line split between two chunks is found in the seam. The first bytes after
  * the FIN count as at least one request (something the client meant to send).
  */
-export function countRequestLines(chunk: Buffer, first: boolean): number {
-  let count = 0;
-  for (let at = chunk.indexOf(REQUEST_LINE_END); at !== -1; at = chunk.indexOf(REQUEST_LINE_END, at + REQUEST_LINE_END.length)) count++;
-  return first && count === 0 ? 1 : count;
+export class RequestLineCounter {
+  private tail: Buffer | undefined = undefined;
+  private seen = false;
+
+  count(chunk: Buffer): number {
+    let count = 0;
+    const k = REQUEST_LINE_END.length;
+    if (this.tail !== undefined) {
+      // Only matches that straddle the seam: they start in the tail.
+      const seam = Buffer.concat([this.tail, chunk.subarray(0, k - 1)]);
+      const at = seam.indexOf(REQUEST_LINE_END);
+      if (at !== -1 && at < this.tail.length) count++;
+    }
+    for (let at = chunk.indexOf(REQUEST_LINE_END); at !== -1; at = chunk.indexOf(REQUEST_LINE_END, at + k)) count++;
+    this.tail = chunk.length >= k - 1 ? chunk.subarray(chunk.length - (k - 1)) : Buffer.concat([this.tail ?? Buffer.alloc(0), chunk]).subarray(-(k - 1));
+    if (!this.seen) {
+      this.seen = true;
+      if (count === 0) count = 1;
+    }
+    return count;
+  }
 }
 
 type NodeParser = { _consumed?: boolean; unconsume?: () => void };
@@ -33,7 +50,7 @@ type ParserSocket = Duplex & { parser?: NodeParser | null; _paused?: boolean };
 export function discardAfterFin(socket: Duplex, onRequests: (requests: number, bytes: number) => void): void {
   const s = socket as ParserSocket;
   if (s.destroyed) return;
-  let first = true;
+  const counter = new RequestLineCounter();
   const parser = s.parser;
   if (parser?._consumed && typeof parser.unconsume === 'function') {
     parser.unconsume();
@@ -47,9 +64,7 @@ export function discardAfterFin(socket: Duplex, onRequests: (requests: number, b
   }
   const discard = (chunk: Buffer | string) => {
     const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-    const requests = countRequestLines(buffer, first);
-    first = false;
-    onRequests(requests, buffer.length);
+    onRequests(counter.count(buffer), buffer.length);
   };
   for (const listener of s.listeners('data')) {
     // Node's own parser feed, bound per socket: "bound socketOnData".

@@ -4,12 +4,14 @@ import type { DrainerOptions } from './types.js';
 
 /**
  * How long a drained keep-alive connection used within this time stays open for
- * its client's next request (served with `Connection: close`). Behind nginx and
- * HAProxy and with pooled Node clients, 0 lost requests in every drain
- * (docs/proxies.md); a shutdown waits at most this much longer for recently
- * used idle connections. Connections idle longer close at once.
+ * its client's next request (served with `Connection: close`). A proxy or pooled
+ * client may reuse an idle connection before it has processed our FIN: HAProxy
+ * under CPU load did so up to 135 ms after it (soak/proxy). With 250 ms, HAProxy
+ * and nginx still lost a few requests per rolling restart on a loaded machine;
+ * with 1 000 ms none (docs/proxies.md). A shutdown waits at most this much longer
+ * for recently used idle connections; connections idle longer close at once.
  */
-export const DEFAULT_IDLE_GRACE_MS = 250;
+export const DEFAULT_IDLE_GRACE_MS = 1_000;
 
 /** The largest delay a Node timer honours (about 24.8 days). */
 export const MAX_TIMER_MS = 2 ** 31 - 1;

@@ -116,7 +116,8 @@ export interface DrainerOptions {
   /**
    * An idle keep-alive connection that was active less than this long ago stays
    * open until this much time has passed since its last activity, so a pooled
-   * client reusing it at that instant is served instead of reset. Default 0.
+   * client reusing it at that instant is served instead of reset. Default 1 000 ms
+   * (a shutdown waits at most that much longer; docs/proxies.md says why).
    */
   idleGraceMs?: number;
   /**
