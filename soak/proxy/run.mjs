@@ -192,7 +192,7 @@ for (const scenario of SCENARIOS) {
       const bad = FAIL_ON_LOSS && MUST_NOT_LOSE.has(variant) && loss > backlog;
       if (bad) failed++;
       console.log(
-        `[soak:proxy] ${bad ? 'FAIL' : loss > 0 && MUST_NOT_LOSE.has(variant) ? 'ok* ' : 'ok  '} ${proxyKind.padEnd(7)} ${variant.padEnd(14)} ${scenario.padEnd(7)} ${row.seconds}s requests ${row.requests}, ` +
+        `[soak:proxy] ${bad ? 'FAIL' : !MUST_NOT_LOSE.has(variant) || loss === 0 ? 'ok  ' : loss <= backlog ? 'ok* ' : 'LOST'} ${proxyKind.padEnd(7)} ${variant.padEnd(14)} ${scenario.padEnd(7)} ${row.seconds}s requests ${row.requests}, ` +
           `lost GET ${row.lostGet} POST ${row.lostPost} (${kinds(row.counts)})` +
           (row.restarts ? `, ${row.restarts} restarts (median ${row.restartMedianMs} ms)` : '') +
           (row.unanswered !== undefined ? `, drainkit unanswered ${row.unanswered}` : '') +
