@@ -54,7 +54,8 @@ http {
 }
 
 export function haproxyConfig(dir, port, backends, { recipe = false, checkInterMs = 500 } = {}) {
-  const check = recipe ? ` check inter ${checkInterMs} fall 1 rise 1` : '';
+  // fall 2: one check lost to a loaded machine must not take a healthy backend out.
+  const check = recipe ? ` check inter ${checkInterMs} fall 2 rise 1` : '';
   return `
 global
   maxconn 4096
@@ -65,6 +66,7 @@ defaults
   timeout client 30s
   timeout server 30s
   timeout http-keep-alive 300s
+  timeout check 2s
   retries 3
   option redispatch
   http-reuse always

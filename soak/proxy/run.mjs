@@ -41,6 +41,7 @@ const FAIL_ON_LOSS = flags['fail-on-loss'] ?? SHORT;
 const MUST_NOT_LOSE = new Set(['drainkit', 'recipe']);
 const BACKEND = new URL('./backend.mjs', import.meta.url).pathname;
 const RECIPE_CHECK_INTER_MS = 500;
+/** Longer than the checks need to see the backend fail (fall 2 × inter), plus one interval of margin. */
 const RECIPE_SHUTDOWN_DELAY_MS = 1_500;
 
 class Backend {

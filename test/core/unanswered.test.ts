@@ -95,7 +95,7 @@ describe('unanswered requests are counted', () => {
     await until(() => f.drainer.stats().lingering === 0, 2_000, 'the lingering socket to close');
   });
 
-  it('a lingering socket does not parse: 20,000 pipelined requests after the FIN start no handler (Node's parser is never fed)', async () => {
+  it('a lingering socket does not parse: 20,000 pipelined requests after the FIN start no handler (the parser is never fed)', async () => {
     const f = await setup({ idleGraceMs: 0, lingerMs: 5_000 });
     const c = await client(f.port, true);
     c.write(get('/a'));
