@@ -222,6 +222,7 @@ function writeResults(rows) {
   const table = [
     `Proxy soak (\`npm run soak:proxy\`, ${results.at.slice(0, 10)}, Node ${process.version}): 64 keep-alive clients through the proxy, half GET, half POST, no client retries;`,
     `restart = ${RESTARTS} rolling restarts (SIGTERM, wait for exit, start again, alternating backends); drain = \`drain()\` of backend A every ${DRAIN_EVERY_MS} ms for ${DRAIN_SECONDS} s.`,
+    'Backends: drainkit = `createDrainer(server)` defaults (idleGraceMs 1 000) + `handleSignals()`; drainkit-grace = the same with idleGraceMs 250; core = `server.close()` + `closeIdleConnections()`; terminator = http-terminator; recipe = drainkit defaults + `shutdownDelayMs: 1500`, the proxy health-checking `/ready` (HAProxy `option httpchk`, `inter 500 fall 2`; nginx open source: passive `max_fails=1` only). Settings: docs/proxies.md.',
     '',
     '| proxy | backend | scenario | requests | lost GET | lost POST | how they failed | of which nginx accept-backlog resets | median restart | drainkit `unanswered` |',
     '|---|---|---|---:|---:|---:|---|---:|---:|---:|',
