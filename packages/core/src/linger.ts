@@ -59,7 +59,8 @@ export function discardAfterFin(socket: Duplex, onRequests: (requests: number, b
   for (const event of ['pause', 'resume'] as const) {
     for (const listener of s.listeners(event)) {
       // Node's parser pause/resume hooks (onSocketPause, onSocketResume): no parser to pause any more.
-      if (typeof listener === 'function' && (listener.name === 'onSocketPause' || listener.name === 'onSocketResume')) s.removeListener(event, listener as () => void);
+      if (typeof listener === 'function' && (listener.name === 'onSocketPause' || listener.name === 'onSocketResume'))
+        s.removeListener(event, listener as () => void);
     }
   }
   const discard = (chunk: Buffer | string) => {
