@@ -253,7 +253,7 @@ describe('HTTP/2 graceful drain: two-step GOAWAY (RFC 9113 §6.8)', () => {
     expect(f.drainer.get(id)).toBeUndefined();
   });
 
-  it('closes an idle session at once with the final GOAWAY, without waiting for a PING Node would never read', async () => {
+  it('closes an idle session within milliseconds, without waiting for a PING Node would never read', async () => {
     // Once a GOAWAY is out and no stream is open, nghttp2 wants no more input and
     // Node stops reading: a PING ACK would never be seen (the old 1 s stall).
     const f = await setup({ goawayPingTimeoutMs: 5_000 });
@@ -264,8 +264,9 @@ describe('HTTP/2 graceful drain: two-step GOAWAY (RFC 9113 §6.8)', () => {
     await c.closed;
     expect(Date.now() - startedAt).toBeLessThan(1_000);
     expect(result).toMatchObject({ forced: false, completedRequests: 0 });
-    // The last stream it processed: stream 1.
-    expect(c.goaways[0]).toEqual([NGHTTP2_NO_ERROR, 1]);
+    // GOAWAY(2^31-1) first; the final one follows 10 ms later, not after goawayPingTimeoutMs
+    // (this client closes on the first, so it may not see the final one).
+    expect(c.goaways[0]).toEqual([NGHTTP2_NO_ERROR, MAX_STREAM_ID]);
     expect(c.errors).toEqual([]);
   });
 
