@@ -8,7 +8,8 @@
 // counters at uv_os_getpriority and dumps them at uv_loadavg, which the server
 // calls on IPC commands); (window N − empty window) / N is the per-request figure.
 // Usage: node bench/instructions.mjs [--node 20,24] [--variants bare,drainkit,...]
-//        [--requests 4000] [--warmup 4000] [--connections 4] [--windows 2] [--keep] [--no-write]
+//        [--requests 2000] [--warmup 6000] [--connections 1] [--tolerance 0.005] [--max-windows 10]
+//        [--node-args=--single-threaded] [--keep] [--no-write]
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -34,20 +35,24 @@ const { values: flags } = parseArgs({
   options: {
     node: { type: 'string', default: '' },
     variants: { type: 'string', default: ALL.join(',') },
-    requests: { type: 'string', default: '4000' },
-    warmup: { type: 'string', default: '4000' },
-    connections: { type: 'string', default: '4' },
-    windows: { type: 'string', default: '2' },
+    requests: { type: 'string', default: '2000' },
+    warmup: { type: 'string', default: '6000' },
+    connections: { type: 'string', default: '1' },
+    // Window pairs are repeated until two in a row agree within --tolerance (JIT tier-up
+    // under valgrind takes thousands of requests), at most --max-windows.
+    tolerance: { type: 'string', default: '0.005' },
+    'max-windows': { type: 'string', default: '10' },
     keep: { type: 'boolean', default: false },
     // V8 flags for the measured server, e.g. --single-threaded (compiler and GC on the main thread).
-    'node-args': { type: 'string', default: '' },
+    'node-args': { type: 'string', default: '--single-threaded' },
     'no-write': { type: 'boolean', default: false },
   },
 });
 const REQUESTS = Number(flags.requests);
 const WARMUP = Number(flags.warmup);
 const CONNECTIONS = Number(flags.connections);
-const WINDOWS = Number(flags.windows);
+const TOLERANCE = Number(flags.tolerance);
+const MAX_WINDOWS = Number(flags['max-windows']);
 const VARIANTS = flags.variants.split(',').filter(Boolean);
 for (const v of VARIANTS) if (!ALL.includes(v)) throw new Error(`bench: unknown variant ${v} (one of ${ALL.join(', ')})`);
 const SERVER = new URL('./lib/server.mjs', import.meta.url).pathname;
@@ -97,13 +102,15 @@ async function measure(node, variant, clients) {
       return { total: dumpTotal(after.at(-1).file), requests };
     };
     const perRequest = [];
-    for (let w = 0; w < WINDOWS; w++) {
+    for (let w = 0; w < MAX_WINDOWS; w++) {
       const empty = await windowTotal(0);
       const loaded = await windowTotal(REQUESTS);
       perRequest.push((loaded.total - empty.total) / REQUESTS);
-      log(`  ${variant} window ${w + 1}: ${Math.round(perRequest.at(-1))} (empty ${empty.total})`);
+      log(`  ${node.version} ${variant} window ${w + 1}: ${Math.round(perRequest.at(-1))} (empty window ${empty.total})`);
+      const [a, b] = perRequest.slice(-2);
+      if (perRequest.length >= 2 && Math.abs(a - b) / Math.min(a, b) <= TOLERANCE) return { steady: [a, b], windows: perRequest };
     }
-    return perRequest;
+    throw new Error(`bench: ${variant} on ${node.version} did not settle within ${MAX_WINDOWS} windows: ${perRequest.map(Math.round).join(', ')}`);
   } finally {
     await server.stop();
     if (flags.keep) log(`callgrind files kept in ${dir}`);
@@ -121,9 +128,9 @@ try {
     const variants = {};
     for (const variant of VARIANTS) {
       const t0 = Date.now();
-      const perRequest = await measure(node, variant, clients);
-      variants[variant] = summarize(perRequest);
-      log(`${node.version} ${variant}: ${perRequest.map((n) => Math.round(n)).join(', ')} instructions/request (${Math.round((Date.now() - t0) / 1000)} s)`);
+      const { steady, windows } = await measure(node, variant, clients);
+      variants[variant] = { ...summarize(steady), windows };
+      log(`${node.version} ${variant}: ${steady.map((n) => Math.round(n)).join(', ')} instructions/request (${Math.round((Date.now() - t0) / 1000)} s)`);
     }
     const ratios = {};
     for (const [variant, base] of PAIRS) {
@@ -142,7 +149,7 @@ const results = {
   machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', platform: `${os.platform()} ${os.release()}` },
   valgrind: execFileSync('valgrind', ['--version'], { encoding: 'utf8' }).trim(),
   command: `node bench/instructions.mjs ${process.argv.slice(2).join(' ')}`.trim(),
-  config: { requests: REQUESTS, warmup: WARMUP, connections: CONNECTIONS, windows: WINDOWS, nodeArgs: flags['node-args'] },
+  config: { requests: REQUESTS, warmup: WARMUP, connections: CONNECTIONS, tolerance: TOLERANCE, maxWindows: MAX_WINDOWS, nodeArgs: flags['node-args'] },
   byNode,
   durationSec: Math.round((Date.now() - startedAt) / 1000),
 };

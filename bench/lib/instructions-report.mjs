@@ -19,7 +19,7 @@ export function instructionsSection(results) {
     'The steady per-request measure: wall-clock CPU on this shared machine moves by ±5% between runs, instruction counts by a fraction of that.',
     `Each server runs under \`valgrind --tool=callgrind\` (every thread counted); a client process (not measured) sends ${c.requests} requests for the same 2-byte answer over ${c.connections} keep-alive connections, one request at a time per connection, after ${c.warmup} warm-up requests.`,
     'The figure is (instructions in a window with those requests − instructions in an empty window) / requests, so startup, warm-up and the measuring itself cancel out;',
-    `median of ${c.windows} window pairs per server. Ratios are to the server without drainkit.`,
+    `window pairs are repeated until two in a row agree within ${(c.tolerance * 100).toFixed(1)}% (JIT tier-up under valgrind takes thousands of requests), and the figure is their mean. Servers run with \`${c.nodeArgs}\` (V8 compiles and collects garbage on the main thread, so no background thread's timing moves the count). Ratios are to the server without drainkit.`,
     `\`${results.command}\` (\`npm run bench:instructions\`), ${results.date}, ${results.valgrind}, ${results.durationSec} s; raw figures: [results/instructions-latest.json](results/instructions-latest.json).`,
     '',
   );
