@@ -20,6 +20,9 @@ const { values: flags } = parseArgs({
     'shutdown-runs': { type: 'string' },
     only: { type: 'string', default: 'overhead,shutdown,drain-cost,memory' },
     connections: { type: 'string', default: '10000' },
+    // How long the idle connections sit idle before the shutdown: longer than a default
+    // idleGraceMs (which keeps recently used connections open during a drain).
+    'idle-ms': { type: 'string', default: '1000' },
     'no-write': { type: 'boolean', default: false },
   },
 });
@@ -27,6 +30,7 @@ const RUNS = Number(flags.runs);
 const SHUTDOWN_RUNS = Number(flags['shutdown-runs'] ?? 2 * RUNS);
 const ONLY = new Set(flags.only.split(','));
 const MANY = Number(flags.connections);
+const IDLE_MS = Number(flags['idle-ms']);
 const SERVER = new URL('./lib/server.mjs', import.meta.url).pathname;
 const CLIENTS = new URL('./lib/clients.mjs', import.meta.url).pathname;
 const config = {
@@ -34,6 +38,7 @@ const config = {
   shutdownRuns: SHUTDOWN_RUNS,
   overhead: { autocannonConnections: 50, durationSec: 3, warmupSec: 1 },
   idleConnections: MANY,
+  idleMs: IDLE_MS,
   drainCost: { others: [1, 1_000, MANY], roundsPerPoint: 100, warmupRounds: 20 },
 };
 
@@ -140,7 +145,7 @@ async function shutdownLatency() {
       const clients = await startClients();
       try {
         await openIdle(clients, port, MANY);
-        await sleep(200);
+        await sleep(IDLE_MS);
         const allClosed = clients.call('wait-all-closed');
         const timing = await server.call('shutdown');
         const seen = await allClosed;
@@ -175,7 +180,7 @@ async function shutdownLatency() {
       };
     }
   }
-  return { connections: MANY, absolute, ratios };
+  return { connections: MANY, idleMs: IDLE_MS, absolute, ratios };
 }
 
 // ------------------------------------------------------------ per-connection drain cost

@@ -232,7 +232,8 @@ export function readme(results) {
     const s0 = withShutdown[0].shutdown;
     lines.push('## Shutdown latency', '');
     lines.push(`${s0.connections} idle keep-alive connections (each served one request, then idle for ${s0.idleMs ?? 200} ms or more), opened by a client process. Timed from the call until the variant's promise/callback (server side), and until the last client socket saw the server's close (FIN or reset), on one clock (\`performance.timeOrigin + performance.now()\` in both processes).`);
-    lines.push('Node core is `server.close()` + `server.closeIdleConnections()`; http-terminator is `terminate()`; stoppable is `server.stop()`; drainkit is `shutdown()`.', '');
+    lines.push('Node core is `server.close()` + `server.closeIdleConnections()`; http-terminator is `terminate()`; stoppable is `server.stop()`; drainkit is `shutdown()`.');
+    lines.push(`The connections sit idle for ${s0.idleMs ?? 200} ms (\`--idle-ms\`) before the shutdown: drainkit's \`idleGraceMs\` keeps a connection that served a request within the grace open during a drain (a pooled client may be about to reuse it), so connections idle for less than the grace would measure the grace, not the close.`, '');
     for (const pass of withShutdown) {
       lines.push(...heading(pass));
       shutdownSection(lines, pass.shutdown);
