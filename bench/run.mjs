@@ -39,7 +39,8 @@ const config = {
   overhead: { autocannonConnections: 50, durationSec: 3, warmupSec: 1 },
   idleConnections: MANY,
   idleMs: IDLE_MS,
-  drainCost: { others: [1, 1_000, MANY], roundsPerPoint: 100, warmupRounds: 20 },
+  // Increasing and distinct, whatever --connections is.
+  drainCost: { others: [...new Set([1, Math.min(1_000, MANY), MANY])].sort((a, b) => a - b), roundsPerPoint: 100, warmupRounds: 20 },
 };
 
 const log = (...args) => console.error('[bench]', ...args);
