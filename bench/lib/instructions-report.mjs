@@ -17,24 +17,32 @@ export function instructionsSection(results) {
   const c = results.config;
   lines.push(
     'The steady per-request measure: wall-clock CPU on this shared machine moves by ±5% between runs, instruction counts by a fraction of that.',
-    `Each server runs under \`valgrind --tool=callgrind\` (every thread counted); a client process (not measured) sends ${c.requests} requests for the same 2-byte answer over ${c.connections} keep-alive connections, one request at a time per connection, after ${c.warmup} warm-up requests.`,
+    `Each server runs under \`valgrind --tool=callgrind\` (every thread counted); a client process (not measured) sends ${c.requests} requests for the same 2-byte answer over ${c.connections} keep-alive connection${c.connections === 1 ? '' : 's'}, one request at a time per connection, after ${c.warmup} warm-up requests.`,
     'The figure is (instructions in a window with those requests − instructions in an empty window) / requests, so startup, warm-up and the measuring itself cancel out;',
     `window pairs are repeated until two in a row agree within ${(c.tolerance * 100).toFixed(1)}% (JIT tier-up under valgrind takes thousands of requests), and the figure is their mean. Servers run with \`${c.nodeArgs}\` (V8 compiles and collects garbage on the main thread, so no background thread's timing moves the count). Ratios are to the server without drainkit.`,
-    `\`${results.command}\` (\`npm run bench:instructions\`), ${results.date}, ${results.valgrind}, ${results.durationSec} s; raw figures: [results/instructions-latest.json](results/instructions-latest.json).`,
+    `\`${results.command}\` (\`npm run bench:instructions\`), ${results.date}, ${results.valgrind}${results.durationSec ? `, ${results.durationSec} s` : ''}; raw figures: [results/instructions-latest.json](results/instructions-latest.json).`,
     '',
   );
   const variants = [...new Set(results.byNode.flatMap((n) => Object.keys(n.variants)))];
-  lines.push(`| server | ${results.byNode.map((n) => `Node ${n.node}`).join(' | ')} |`, `|---|${results.byNode.map(() => '---|').join('')}`);
+  const column = (n) => n.label ?? `Node ${n.node}`;
+  lines.push(`| server | ${results.byNode.map(column).join(' | ')} |`, `|---|${results.byNode.map(() => '---|').join('')}`);
   for (const v of variants) {
-    lines.push(`| ${v} | ${results.byNode.map((n) => (n.variants[v] ? `${Math.round(n.variants[v].median)} (${Math.round(n.variants[v].min)}–${Math.round(n.variants[v].max)})` : '–')).join(' | ')} |`);
+    const cell = (n) => {
+      const a = n.variants[v];
+      if (!a) return '–';
+      return `${Math.round(a.median)} (${Math.round(a.min)}–${Math.round(a.max)})${a.unsettled ? ' (not settled)' : ''}`;
+    };
+    lines.push(`| ${v} | ${results.byNode.map(cell).join(' | ')} |`);
   }
   const pairs = [...new Set(results.byNode.flatMap((n) => Object.entries(n.ratios).map(([v, r]) => `${v} / ${r.base}`)))];
-  lines.push('', `| ratio | ${results.byNode.map((n) => `Node ${n.node}`).join(' | ')} |`, `|---|${results.byNode.map(() => '---|').join('')}`);
+  lines.push('', `| ratio | ${results.byNode.map(column).join(' | ')} |`, `|---|${results.byNode.map(() => '---|').join('')}`);
   for (const pair of pairs) {
     const [v] = pair.split(' / ');
     lines.push(`| ${pair} | ${results.byNode.map((n) => (n.ratios[v] ? `${n.ratios[v].instructions.toFixed(4)}× (${pct(n.ratios[v].instructions)})` : '–')).join(' | ')} |`);
   }
   lines.push(
+    '',
+    ...(results.notes ?? []).flatMap((note) => ['', note]),
     '',
     '`express+drainkit` is `createDrainer(server)` alone; `express+attach` is `attach(app)` (every request gets `req.drain`); `express+middleware` is `createDrainer` with `app.use(drainMiddleware(drainer))`; `koa+attach` is `@drainkit/koa`\'s `attach(app)` (`ctx.state.drain`).',
     END,
