@@ -218,7 +218,10 @@ export function readme(results) {
     const c = results.config.overhead;
     lines.push('## Request overhead', '');
     lines.push(`A handler that answers \`ok\` (2 bytes), HTTP/1.1 keep-alive, loaded by autocannon in its own process (${c.autocannonConnections} connections, ${c.durationSec} s per measurement after a ${c.warmupSec} s warm-up). CPU is \`process.cpuUsage()\` of the server process divided by the requests it served.`);
-    lines.push('`express+drainkit` is `createDrainer(server)` alone; `express+attach` is `attach(app)` (every request gets `req.drain`); `express+middleware` is `createDrainer` with `app.use(drainMiddleware(drainer))`; `koa+attach` is `@drainkit/koa`\'s `attach(app)` (`ctx.state.drain`).', '');
+    if (withOverhead.some((p) => p.overhead.ratios['express+attach'])) {
+      lines.push('`express+drainkit` is `createDrainer(server)` alone; `express+attach` is `attach(app)` (every request gets `req.drain`); `express+middleware` is `createDrainer` with `app.use(drainMiddleware(drainer))`; `koa+attach` is `@drainkit/koa`\'s `attach(app)` (`ctx.state.drain`).');
+    }
+    lines.push('');
     for (const pass of withOverhead) {
       lines.push(...heading(pass));
       overheadSection(lines, pass.overhead);
