@@ -58,7 +58,7 @@ export function latestInstructionsSection() {
 
 export async function writeInstructions(results) {
   await mkdir(RESULTS, { recursive: true });
-  const json = JSON.stringify(results, null, 2) + '\n';
+  const json = `${JSON.stringify(results, null, 2)}\n`;
   const stamp = results.date.replace(/[:.]/g, '-');
   const files = [new URL(`instructions-${stamp}.json`, RESULTS), LATEST, new URL('README.md', BENCH)];
   await writeFile(files[0], json);

@@ -204,7 +204,7 @@ export function readme(results) {
   lines.push('## Machine and command', '');
   lines.push(`- ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, ${m.platform}; servers on Node ${all.map((p) => p.node).join(', ')} (load generators on ${m.node})`);
   lines.push(`- ${results.date}, ${results.durationSec} s in total`);
-  lines.push('- `npm run build && npm run bench` (runs `' + results.command + '`; the benchmark imports the built packages)');
+  lines.push(`- \`npm run build && npm run bench\` (runs \`${results.command}\`; the benchmark imports the built packages)`);
   lines.push('- raw figures: [results/latest.json](results/latest.json)', '');
   lines.push('## Targets (from the issue), judged on the medians', '');
   const judged = all.map((pass) => judge(pass));
@@ -284,7 +284,7 @@ export function readme(results) {
 export async function writeResults(results) {
   await mkdir(RESULTS, { recursive: true });
   results.targets = passes(results).map((pass) => ({ node: pass.node, targets: judge(pass) }));
-  const json = JSON.stringify(results, null, 2) + '\n';
+  const json = `${JSON.stringify(results, null, 2)}\n`;
   const stamp = results.date.replace(/[:.]/g, '-');
   const files = [new URL(`bench-${stamp}.json`, RESULTS), new URL('latest.json', RESULTS), new URL('chart.svg', RESULTS), new URL('README.md', BENCH)];
   await writeFile(files[0], json);
