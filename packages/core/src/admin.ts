@@ -1,3 +1,4 @@
+import { validateHeaderValue } from 'node:http';
 import type { IncomingHttpHeaders } from 'node:http';
 import { adminPageReply } from './admin-page.js';
 import type { Drainer } from './drainer.js';
@@ -5,6 +6,7 @@ import { DrainError, DrainErrorCodes, describeValue, invalidOption, isDrainError
 import { checkKnownKeys, checkObject, countOption, durationOption } from './options.js';
 import { drainerOption, notAttachedError } from './readiness.js';
 import type { HttpReply } from './readiness.js';
+import { isDrainerLike } from './request-drain.js';
 import type { ConnectionFilter, ConnectionInfo } from './types.js';
 
 /*
@@ -58,16 +60,33 @@ export interface ResolvedAdminOptions<Target> {
   bodyLimit: number;
 }
 
-export function resolveAdminOptions<Target>(input: unknown, adapterKeys: readonly string[] = []): ResolvedAdminOptions<Target> {
-  const options = checkObject('adminRouter options', input);
+/**
+ * `adminRouter(options)`, or `adminRouter(drainer, options)`: a drainer first
+ * is the natural call, and it means `{ ...options, drainer }`.
+ */
+export function resolveAdminOptions<Target>(input: unknown, adapterKeys: readonly string[] = [], more?: unknown): ResolvedAdminOptions<Target> {
+  let options: Record<string, unknown>;
+  if (isDrainerLike(input)) {
+    const rest = checkObject('adminRouter options', more);
+    if (rest.drainer !== undefined && rest.drainer !== input) {
+      throw new DrainError(DrainErrorCodes.INVALID_OPTION, 'adminRouter(drainer, options): options.drainer names another drainer; pass one of them');
+    }
+    options = { ...rest, drainer: input };
+  } else {
+    if (more !== undefined) {
+      throw new DrainError(DrainErrorCodes.INVALID_ARGUMENT, `adminRouter(options) takes one argument (or adminRouter(drainer, options)), got a second: ${describeValue(more)}`);
+    }
+    options = checkObject('adminRouter options', input);
+  }
   checkKnownKeys('adminRouter options', options, ['authorize', 'drainer', 'challenge', 'bodyLimit', ...adapterKeys]);
   if (typeof options.authorize !== 'function') {
     // An admin API that can shut the server down is never created open.
     throw invalidOption('authorize', options.authorize, 'a function (target) => true | false | "unauthenticated" | "forbidden"');
   }
   const challenge = options.challenge ?? 'Basic realm="drainkit"';
-  if (typeof challenge !== 'string' || challenge.trim() === '' || /[\r\n]/.test(challenge)) {
-    throw invalidOption('challenge', options.challenge, 'a WWW-Authenticate header value');
+  if (typeof challenge !== 'string' || challenge.trim() === '' || !isHeaderValue('www-authenticate', challenge)) {
+    // Checked now, with Node's own rule: a value setHeader() refuses would otherwise throw while a 401 is being written.
+    throw invalidOption('challenge', options.challenge, 'a WWW-Authenticate header value (Latin-1 characters, no control characters)');
   }
   return {
     authorize: options.authorize as AdminAuthorize<Target>,
@@ -75,6 +94,16 @@ export function resolveAdminOptions<Target>(input: unknown, adapterKeys: readonl
     challenge,
     bodyLimit: countOption('bodyLimit', options.bodyLimit, 16 * 1024, 2),
   };
+}
+
+/** Whether Node's setHeader() accepts the value (http.validateHeaderValue: no CR/LF/NUL, nothing beyond Latin-1; Node 20 and 24). */
+function isHeaderValue(name: string, value: string): boolean {
+  try {
+    validateHeaderValue(name, value);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export type AdminMatch = { route: AdminRouteName; params: Record<string, string> } | { allow: string[] };
@@ -123,6 +152,12 @@ export interface AdminRequest<Target> {
   parsedBody: unknown;
   /** The request stream, read when no parser consumed it. */
   stream: AsyncIterable<unknown> & { readableEnded?: boolean };
+  /**
+   * Whether something else already answered the request (Express:
+   * `res.headersSent`). Checked once `authorize` has resolved: an answered
+   * request's action is not run, and the adapter reports it as an error.
+   */
+  answered?: () => boolean;
 }
 
 /**
@@ -132,6 +167,7 @@ export interface AdminRequest<Target> {
  */
 export async function handleAdminRequest<Target>(options: ResolvedAdminOptions<Target>, request: AdminRequest<Target>): Promise<HttpReply> {
   const denied = await authorizeRequest(options, request);
+  if (request.answered?.()) throw alreadyAnsweredError();
   if (denied) return denied;
   if ('allow' in request.match) {
     return jsonReply(405, { code: 'ERR_ADMIN_METHOD_NOT_ALLOWED', message: 'Method not allowed' }, { allow: request.match.allow.join(', ') });
@@ -150,6 +186,14 @@ export async function handleAdminRequest<Target>(options: ResolvedAdminOptions<T
     }
     throw error;
   }
+}
+
+/** The reply can no longer be written: another middleware (a timeout, an error handler) answered while authorize() ran. */
+export function alreadyAnsweredError(): DrainError {
+  return new DrainError(
+    DrainErrorCodes.INVALID_ARGUMENT,
+    'adminRouter: the response was already sent (by another middleware) before the admin request was handled; its action was not run',
+  );
 }
 
 const DRAIN_ERROR_STATUS: Partial<Record<string, number>> = {
@@ -298,7 +342,8 @@ async function readJsonObject(request: AdminRequest<unknown>, limit: number): Pr
       throw new AdminInputError(400, 'ERR_ADMIN_INVALID_JSON', 'The body is not valid JSON');
     }
   }
-  value ??= {};
+  // Only a missing body means "no options": a JSON null is a body, and not an object.
+  if (value === undefined) value = {};
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new DrainError(DrainErrorCodes.INVALID_OPTION, `The body must be a JSON object, got ${describeValue(value)}`);
   }

@@ -1,9 +1,10 @@
 export { createDrainer, Drainer } from './drainer.js';
 export type { CleanupHookOptions } from './drainer.js';
 export type { HandleSignalsOptions, ShutdownOutcome } from './signals.js';
-export { DrainError, DrainErrorCodes, isDrainError } from './errors.js';
+export { DrainError, DrainErrorCodes, describeValue, isDrainError } from './errors.js';
 export type { DrainErrorCode } from './errors.js';
 export { channelNames, channels } from './channels.js';
+export { assertDrainerEventName, drainerEventNames } from './events.js';
 export type {
   ConnectionCloseMessage,
   ConnectionDrainedMessage,
@@ -50,7 +51,7 @@ export { notAttachedError, readinessReply, resolveReadinessOptions } from './rea
 export { resolveListenOptions } from './listen-options.js';
 export type { ListenOptions, ResolvedListenOptions } from './listen-options.js';
 export type { HttpReply, ReadinessOptions, ResolvedReadinessOptions } from './readiness.js';
-export { adminRoutes, handleAdminRequest, matchAdminRoute, resolveAdminOptions } from './admin.js';
+export { adminRoutes, alreadyAnsweredError, handleAdminRequest, matchAdminRoute, resolveAdminOptions } from './admin.js';
 export type {
   AdminAuthorize,
   AdminMatch,
