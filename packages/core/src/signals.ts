@@ -1,6 +1,7 @@
 import type { Drainer } from './drainer.js';
 import { DrainError, DrainErrorCodes, invalidOption } from './errors.js';
 import { checkKnownKeys, checkObject, countOption, durationOption } from './options.js';
+import { installShutdown, shutdownFinished, shutdownStarted, uninstallShutdown } from './shutdown-registry.js';
 import { withTimeout } from './timeout.js';
 import type { DrainReport } from './types.js';
 
@@ -59,6 +60,8 @@ export function handleSignals(drainer: Drainer, options?: HandleSignalsOptions):
     throw new DrainError(DrainErrorCodes.INVALID_ARGUMENT, 'handleSignals() was already called for this drainer; call the function it returned first');
   }
   installed.add(drainer);
+  // Process-wide: with several drainers (an app and a metrics server), the last shutdown to finish exits.
+  const registration = installShutdown(exit);
 
   const logger = drainer.settings.logger;
   // A throwing logger must not stop the shutdown (this runs inside signal handlers).
@@ -81,7 +84,8 @@ export function handleSignals(drainer: Drainer, options?: HandleSignalsOptions):
     } catch (error) {
       log('error', { err: error }, 'drainkit: handleSignals onDone threw');
     }
-    if (exit) process.exit(outcome.exitCode);
+    // Exits (when `exit`) once every shutdown installed in the process is over, with the worst code.
+    shutdownFinished(registration, outcome.exitCode);
   };
 
   const start = (name: string): void => {
@@ -91,6 +95,7 @@ export function handleSignals(drainer: Drainer, options?: HandleSignalsOptions):
       return;
     }
     trigger = name;
+    shutdownStarted(registration);
     log('info', { trigger: name }, 'drainkit: shutting down');
     let cleanupFailed = false;
     const onCleanupError = () => {
@@ -147,6 +152,7 @@ export function handleSignals(drainer: Drainer, options?: HandleSignalsOptions):
     for (const signal of signals as NodeJS.Signals[]) process.off(signal, onSignal);
     removeMessageListener();
     installed.delete(drainer);
+    uninstallShutdown(registration);
   };
 }
 
