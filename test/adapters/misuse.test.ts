@@ -199,6 +199,32 @@ describe('admin router: small ones (item 11)', () => {
   });
 });
 
+describe('admin API caps the durations a request may ask for (item 8)', () => {
+  it('POST /shutdown with a huge shutdownDelayMs or timeoutMs is a 400 and starts nothing; the caps are options', async () => {
+    let listener: http.RequestListener | undefined;
+    const { drainer, port } = await serve((req, res) => listener!(req, res));
+    const app = express();
+    app.use('/admin', expressAdapter.adminRouter(drainer, { authorize: () => true }));
+    app.use('/capped', expressAdapter.adminRouter(drainer, { authorize: () => true, maxTimeoutMs: 1_000, maxShutdownDelayMs: 10 }));
+    listener = app;
+    const post = (path: string, body: object) =>
+      fetch(`http://127.0.0.1:${port}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    for (const [path, body] of [
+      ['/admin/shutdown', { shutdownDelayMs: 2_147_483_647 }],
+      ['/admin/shutdown', { timeoutMs: 2_147_483_647 }],
+      ['/admin/drain', { timeoutMs: 120_001 }],
+      ['/capped/shutdown', { shutdownDelayMs: 11 }],
+      ['/capped/drain', { timeoutMs: 1_001 }],
+    ] as const) {
+      const res = await post(path, body);
+      expect(res.status, `${path} ${JSON.stringify(body)}`).toBe(400);
+      expect(((await res.json()) as { code: string }).code).toBe('ERR_DRAIN_INVALID_OPTION');
+    }
+    expect(drainer.isReady()).toBe(true);
+    expect(() => expressAdapter.adminRouter(drainer, { authorize: () => true, maxTimeoutMs: -1 })).toThrow(expect.objectContaining({ code: 'ERR_DRAIN_INVALID_OPTION' }));
+  });
+});
+
 describe('natural call shapes work or say what to pass (item 12)', () => {
   it('readiness(drainer) works on Express and Koa', async () => {
     const { drainer, server } = await serve(() => undefined);
