@@ -1,5 +1,6 @@
-import { alreadyAnsweredError, handleAdminRequest, matchAdminRoute, resolveAdminOptions } from '@drainkit/core';
-import type { AdminOptions, Drainer, RequestDrain } from '@drainkit/core';
+import { alreadyAnsweredError, handleAdminRequest, matchAdminRoute, resolveAdminOptions } from '@drainkit/core/adapter';
+import type { AdminOptions, RequestDrain } from '@drainkit/core/adapter';
+import type { Drainer } from '@drainkit/core';
 import type { Request, RequestHandler } from 'express';
 import { send } from './send.js';
 

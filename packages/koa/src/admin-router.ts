@@ -1,5 +1,7 @@
-import { DrainError, DrainErrorCodes, adminRoutes, alreadyAnsweredError, describeValue, handleAdminRequest, resolveAdminOptions } from '@drainkit/core';
-import type { AdminMatch, AdminOptions, Drainer, RequestDrain } from '@drainkit/core';
+import { DrainError, DrainErrorCodes } from '@drainkit/core';
+import type { Drainer } from '@drainkit/core';
+import { adminRoutes, alreadyAnsweredError, describeValue, handleAdminRequest, resolveAdminOptions } from '@drainkit/core/adapter';
+import type { AdminMatch, AdminOptions, RequestDrain } from '@drainkit/core/adapter';
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { send } from './send.js';

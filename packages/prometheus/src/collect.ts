@@ -1,4 +1,5 @@
-import { DrainError, DrainErrorCodes, describeValue } from '@drainkit/core';
+import { DrainError, DrainErrorCodes } from '@drainkit/core';
+import { describeValue } from '@drainkit/core/adapter';
 import type { Drainer, DrainReport, DrainResult } from '@drainkit/core';
 import type { Registry } from 'prom-client';
 import { DEFAULT_BUCKETS, invalidOption, isRegistry, resolveMetricsOptions } from './options.js';

@@ -1,4 +1,5 @@
-import { DrainError, DrainErrorCodes, describeValue, isDrainerLike } from '@drainkit/core';
+import { DrainError, DrainErrorCodes } from '@drainkit/core';
+import { describeValue, isDrainerLike } from '@drainkit/core/adapter';
 import { register as globalRegistry } from 'prom-client';
 import type { Registry } from 'prom-client';
 
