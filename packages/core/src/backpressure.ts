@@ -43,11 +43,13 @@ export function pauseReading(socket: Socket): boolean {
 /**
  * Reads again, as Node's `socketOnDrain` does, unless Node itself wants the
  * socket paused for its output (the response in flight has filled the write
- * buffer: its own 'drain' resumes it then). Called outside the parser's execute().
+ * buffer: its own 'drain' resumes it then), or `evenIfOutputPending` (the
+ * lingering close, which must read to see the client's FIN). Called outside
+ * the parser's execute().
  */
-export function resumeReading(socket: Socket): void {
+export function resumeReading(socket: Socket, evenIfOutputPending = false): void {
   const s = socket as NodeHttpSocket;
-  if (s._paused !== true || s.destroyed || s.writableNeedDrain) return;
+  if (s._paused !== true || s.destroyed || (s.writableNeedDrain && !evenIfOutputPending)) return;
   s._paused = false;
   s.parser?.resume?.();
   s.resume();
