@@ -1,5 +1,5 @@
 import { DrainError, DrainErrorCodes, describeValue } from './errors.js';
-import type { AdminRequest } from './admin.js';
+import type { IncomingHttpHeaders } from 'node:http';
 
 /** An admin request the client got wrong: answered with `status` and a stable `code`, never thrown further. */
 export class AdminInputError extends Error {
@@ -15,7 +15,7 @@ export class AdminInputError extends Error {
 // application/json or any +json type (RFC 6839 §3.1).
 const JSON_TYPE = /^application\/(?:[\w.-]+\+)?json\s*(?:;|$)/i;
 
-export async function readJsonObject(request: Pick<AdminRequest<unknown>, 'headers' | 'parsedBody' | 'stream'>, limit: number): Promise<Record<string, unknown>> {
+export async function readJsonObject(request: { headers: IncomingHttpHeaders; parsedBody: unknown; stream: AsyncIterable<unknown> & { readableEnded?: boolean } }, limit: number): Promise<Record<string, unknown>> {
   const type = request.headers['content-type'];
   // A JSON content type cannot be sent cross-site without a CORS preflight
   // (Fetch standard, CORS-safelisted request-header), so this also keeps forms

@@ -1,6 +1,6 @@
 import type https from 'node:https';
 import { DrainError, DrainErrorCodes, describeValue } from './errors.js';
-import { isDrainerLike } from './request-drain.js';
+import { looksLikeDrainer } from './drainer-shape.js';
 
 /** The listen part of an adapter's attach() options; everything else goes to createDrainer(). */
 export interface ListenOptions {
@@ -26,7 +26,7 @@ export interface ResolvedListenOptions<Rest> {
  * ERR_DRAIN_INVALID_OPTION before anything is created.
  */
 export function resolveListenOptions<Options extends ListenOptions>(options: Options): ResolvedListenOptions<Omit<Options, keyof ListenOptions>> {
-  if (isDrainerLike(options)) {
+  if (looksLikeDrainer(options)) {
     throw new DrainError(
       DrainErrorCodes.INVALID_OPTION,
       'attach(app, options): pass options, not a drainer: attach() creates the server and its drainer (attach(app, { port: 3000, timeoutMs: 10_000 })); ' +

@@ -1,5 +1,5 @@
 import { DrainError, DrainErrorCodes, describeValue, invalidOption } from './errors.js';
-import { isDrainerLike } from './request-drain.js';
+import { looksLikeDrainer } from './drainer-shape.js';
 import type { ResolvedSettings } from './strategy.js';
 import type { DrainerOptions } from './types.js';
 
@@ -13,7 +13,7 @@ export const MAX_TIMER_MS = 2 ** 31 - 1;
  */
 export function checkObject(name: string, value: unknown, hint?: string): Record<string, unknown> {
   if (value === undefined) return {};
-  if (isDrainerLike(value)) {
+  if (looksLikeDrainer(value)) {
     throw new DrainError(DrainErrorCodes.INVALID_OPTION, `Invalid ${name}: pass options, not a drainer: ${hint ?? 'give it as the "drainer" option if this helper takes one'}`);
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
