@@ -10,6 +10,7 @@
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import http2 from 'node:http2';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -291,6 +292,9 @@ async function main() {
     startedAt: startedAt.toISOString(),
     node: process.version,
     scale: SCALE,
+    // Event-loop blocks include time the process waited for a CPU: read them next to the load and to bare's own.
+    loadavg: os.loadavg(),
+    cpus: os.cpus().length,
     targets: { heap: `≤ 2 × bare (+${MB_FLOOR} MB floor), ≤ ${NO_BARE_MB} MB without a bare equivalent`, maxBlockMs: MAX_BLOCK_MS, linear: `time(2N) ≤ ${LINEAR_RATIO} × time(N) or ≤ ${LINEAR_FLOOR_MS} ms` },
     lingerMs: LINGER_MS,
     results,
@@ -299,6 +303,9 @@ async function main() {
     `# Hostile-client soak (${startedAt.toISOString()}, Node ${process.version})`,
     '',
     `Targets: heap growth ${report.targets.heap}; no event-loop block over ${MAX_BLOCK_MS} ms; ${report.targets.linear}.`,
+    '',
+    `Machine: ${report.cpus} CPUs, load average ${report.loadavg.map((l) => l.toFixed(1)).join(' / ')} at the end. ` +
+      'A block includes time spent waiting for a CPU: compare it with bare node:http in the same run.',
     '',
     '| case | scale | n | bare heap MB | drainkit heap MB | bare max block ms | drainkit max block ms | bare time ms | drainkit time ms | verdict |',
     '|---|---|---|---|---|---|---|---|---|---|',
