@@ -58,18 +58,22 @@ export function adoptUntracked(core: DrainerCore): void {
  * `socketsClosed()` stops waiting for them.
  */
 export async function closeUntracked(core: DrainerCore, listenerClosed: Promise<void>, report: DrainReport): Promise<void> {
-  if (core.listenerClosed || (await untrackedCount(core)) === 0) return;
+  // Lingering sockets close by themselves within lingerMs; anything else (never
+  // tracked, still in a TLS handshake, or a late connection still draining) holds the listener open.
+  if (core.listenerClosed || (await openSocketCount(core)) <= core.lingering.size) return;
   // Polled, so that a later shutdown() call with a shorter deadline takes effect here too.
   while (Date.now() < core.shutdownDeadlineAt) {
     if (await withTimeout(listenerClosed, Math.min(100, core.shutdownDeadlineAt - Date.now()))) return;
   }
-  const left = await untrackedCount(core);
-  if (left === 0) return;
+  const left = Math.max(0, (await openSocketCount(core)) - core.registry.size - core.lingering.size);
   for (const socket of core.handshaking) socket.destroy();
   core.handshaking.clear();
   (core.server as { closeAllConnections?: () => void }).closeAllConnections?.();
   const sessions = internal(core.server, 'sessions') as Iterable<Http2Session> | undefined;
-  if (sessions !== undefined && typeof sessions[Symbol.iterator] === 'function') for (const session of sessions) session.destroy();
+  if (sessions !== undefined && typeof sessions[Symbol.iterator] === 'function') {
+    for (const session of sessions) if ((session as Carrier)[kConnection] === undefined) session.destroy();
+  }
+  if (left === 0) return;
   for (let i = 0; i < left; i++) {
     report.results.push({
       id: `${core.host.drainerId}-untracked-${i + 1}`,
@@ -92,8 +96,7 @@ export async function closeUntracked(core: DrainerCore, listenerClosed: Promise<
   }
 }
 
-/** Sockets Node counts for the server that are neither tracked nor lingering. */
-async function untrackedCount(core: DrainerCore): Promise<number> {
-  const count = await new Promise<number>((resolve) => core.server.getConnections((error, n) => resolve(error ? 0 : n)));
-  return Math.max(0, count - core.registry.size - core.lingering.size);
+/** Sockets Node counts for the server: tracked, lingering, never tracked, in a TLS handshake. */
+function openSocketCount(core: DrainerCore): Promise<number> {
+  return new Promise((resolve) => core.server.getConnections((error, n) => resolve(error ? 0 : n)));
 }
