@@ -88,6 +88,10 @@ export function responseFinished(core: DrainerCore, connection: Connection, res:
     task.abortedRequests++;
   }
   if (task) {
+    // Paused when the drain began (nothing behind this response was to be
+    // served): read again, so that the idle grace can serve a request on its
+    // way, and the lingering close can see the client's FIN.
+    resumeReading(connection.socket);
     advance(core, task, now);
     return;
   }
