@@ -2,10 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DrainService } from './drain.service.js';
 
 /** The shape of a `@nestjs/terminus` HealthIndicatorResult, without depending on terminus. */
-export type DrainHealthResult<Key extends string = string> = Record<
-  Key,
-  { status: 'up' | 'down'; state: string; connections?: number }
->;
+export type DrainHealthResult<Key extends string = string> = Record<Key, { status: 'up' | 'down'; state: string; connections?: number }>;
 
 /**
  * A readiness indicator for `@nestjs/terminus`: 'up' while serving, 'down' once
