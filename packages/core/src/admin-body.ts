@@ -15,7 +15,10 @@ export class AdminInputError extends Error {
 // application/json or any +json type (RFC 6839 §3.1).
 const JSON_TYPE = /^application\/(?:[\w.-]+\+)?json\s*(?:;|$)/i;
 
-export async function readJsonObject(request: { headers: IncomingHttpHeaders; parsedBody: unknown; stream: AsyncIterable<unknown> & { readableEnded?: boolean } }, limit: number): Promise<Record<string, unknown>> {
+export async function readJsonObject(
+  request: { headers: IncomingHttpHeaders; parsedBody: unknown; stream: AsyncIterable<unknown> & { readableEnded?: boolean } },
+  limit: number,
+): Promise<Record<string, unknown>> {
   const type = request.headers['content-type'];
   // A JSON content type cannot be sent cross-site without a CORS preflight
   // (Fetch standard, CORS-safelisted request-header), so this also keeps forms
@@ -57,4 +60,3 @@ async function readText(stream: AsyncIterable<unknown>, limit: number): Promise<
 function tooLarge(limit: number): AdminInputError {
   return new AdminInputError(413, 'ERR_ADMIN_BODY_TOO_LARGE', `The body is larger than ${limit} bytes`);
 }
-

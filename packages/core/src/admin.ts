@@ -81,7 +81,10 @@ export function resolveAdminOptions<Target>(input: unknown, adapterKeys: readonl
     options = { ...rest, drainer: input };
   } else {
     if (more !== undefined) {
-      throw new DrainError(DrainErrorCodes.INVALID_ARGUMENT, `adminRouter(options) takes one argument (or adminRouter(drainer, options)), got a second: ${describeValue(more)}`);
+      throw new DrainError(
+        DrainErrorCodes.INVALID_ARGUMENT,
+        `adminRouter(options) takes one argument (or adminRouter(drainer, options)), got a second: ${describeValue(more)}`,
+      );
     }
     options = checkObject('adminRouter options', input);
   }

@@ -30,7 +30,7 @@ export function resolveListenOptions<Options extends ListenOptions>(options: Opt
     throw new DrainError(
       DrainErrorCodes.INVALID_OPTION,
       'attach(app, options): pass options, not a drainer: attach() creates the server and its drainer (attach(app, { port: 3000, timeoutMs: 10_000 })); ' +
-        'to use a drainer you already have, install drainMiddleware(drainer) in the app and listen on that drainer\'s server',
+        "to use a drainer you already have, install drainMiddleware(drainer) in the app and listen on that drainer's server",
     );
   }
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {

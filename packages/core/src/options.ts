@@ -14,7 +14,10 @@ export const MAX_TIMER_MS = 2 ** 31 - 1;
 export function checkObject(name: string, value: unknown, hint?: string): Record<string, unknown> {
   if (value === undefined) return {};
   if (looksLikeDrainer(value)) {
-    throw new DrainError(DrainErrorCodes.INVALID_OPTION, `Invalid ${name}: pass options, not a drainer: ${hint ?? 'give it as the "drainer" option if this helper takes one'}`);
+    throw new DrainError(
+      DrainErrorCodes.INVALID_OPTION,
+      `Invalid ${name}: pass options, not a drainer: ${hint ?? 'give it as the "drainer" option if this helper takes one'}`,
+    );
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new DrainError(DrainErrorCodes.INVALID_OPTION, `Invalid ${name}: expected an object, got ${describeValue(value)}`);

@@ -29,7 +29,10 @@ export interface ResolvedReadinessOptions {
 export function resolveReadinessOptions(input: unknown, more?: unknown): ResolvedReadinessOptions {
   const options = isDrainerLike(input) ? { ...checkObject('readiness options', more), drainer: input } : checkObject('readiness options', input);
   if (!isDrainerLike(input) && more !== undefined) {
-    throw new DrainError(DrainErrorCodes.INVALID_ARGUMENT, `readiness(options) takes one argument (or readiness(drainer, options)), got a second: ${describeValue(more)}`);
+    throw new DrainError(
+      DrainErrorCodes.INVALID_ARGUMENT,
+      `readiness(options) takes one argument (or readiness(drainer, options)), got a second: ${describeValue(more)}`,
+    );
   }
   checkKnownKeys('readiness options', options, ['drainer', 'retryAfterSeconds']);
   return {

@@ -88,7 +88,11 @@ export async function closeUntracked(core: DrainerCore, listenerClosed: Promise<
   }
   report.total += left;
   report.forced += left;
-  core.diagnostics.log('warn', { untracked: left }, 'drainkit: connections opened before the drainer (or still in a TLS handshake) were closed at the shutdown deadline');
+  core.diagnostics.log(
+    'warn',
+    { untracked: left },
+    'drainkit: connections opened before the drainer (or still in a TLS handshake) were closed at the shutdown deadline',
+  );
   if (!(await withTimeout(listenerClosed, 250))) {
     // What is left no API can close (an HTTP/2 session from before the drainer, on Node < 24): stop waiting for it.
     core.diagnostics.log('warn', {}, 'drainkit: sockets the drainer cannot reach are still open; socketsClosed() no longer waits for them');

@@ -57,7 +57,10 @@ export function isRegistry(value: unknown): value is Registry {
 export function resolveMetricsOptions(options: unknown): ResolvedMetricsOptions {
   if (isRegistry(options)) return resolveMetricsOptions({ registry: options });
   if (isDrainerLike(options)) {
-    throw new DrainError(DrainErrorCodes.INVALID_OPTION, 'collectDrainMetrics(drainer, options): pass options, not a drainer: { registry, prefix, server } (one call per drainer)');
+    throw new DrainError(
+      DrainErrorCodes.INVALID_OPTION,
+      'collectDrainMetrics(drainer, options): pass options, not a drainer: { registry, prefix, server } (one call per drainer)',
+    );
   }
   if (options !== undefined && (options === null || typeof options !== 'object' || Array.isArray(options))) {
     throw invalidOption('collectDrainMetrics options', options, 'an object such as { registry }, or a prom-client Registry');
@@ -71,7 +74,8 @@ export function resolveMetricsOptions(options: unknown): ResolvedMetricsOptions 
     delete opts.register;
   }
   for (const key of Object.keys(opts)) {
-    if (!KNOWN_KEYS.includes(key)) throw invalidOption(key, opts[key], `no such option (known: ${KNOWN_KEYS.join(', ')}; "register" is accepted for "registry")`);
+    if (!KNOWN_KEYS.includes(key))
+      throw invalidOption(key, opts[key], `no such option (known: ${KNOWN_KEYS.join(', ')}; "register" is accepted for "registry")`);
   }
 
   const registry = opts.registry === undefined ? globalRegistry : opts.registry;
