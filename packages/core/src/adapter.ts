@@ -13,7 +13,9 @@ export { notAttachedError, readinessReply, resolveReadinessOptions } from './rea
 export type { HttpReply, ReadinessOptions, ResolvedReadinessOptions } from './readiness.js';
 export { resolveListenOptions } from './listen-options.js';
 export type { ListenOptions, ResolvedListenOptions } from './listen-options.js';
-export { adminRoutes, handleAdminRequest, matchAdminRoute, resolveAdminOptions } from './admin.js';
+export { adminRoutes, alreadyAnsweredError, handleAdminRequest, matchAdminRoute, resolveAdminOptions } from './admin.js';
+export { describeValue } from './errors.js';
+export { assertDrainerEventName, drainerEventNames } from './events.js';
 export type {
   AdminAuthorize,
   AdminMatch,

@@ -1,3 +1,4 @@
+import { validateHeaderValue } from 'node:http';
 import type { IncomingHttpHeaders } from 'node:http';
 import { adminPageReply } from './admin-page.js';
 import type { Drainer } from './drainer.js';
@@ -5,6 +6,8 @@ import { DrainError, DrainErrorCodes, describeValue, invalidOption, isDrainError
 import { checkKnownKeys, checkObject, countOption, durationOption } from './options.js';
 import { drainerOption, notAttachedError } from './readiness.js';
 import type { HttpReply } from './readiness.js';
+import { isDrainerLike } from './request-drain.js';
+import { AdminInputError, readJsonObject } from './admin-body.js';
 import type { ConnectionFilter, ConnectionInfo } from './types.js';
 
 /*
@@ -49,6 +52,10 @@ export interface AdminOptions<Target> {
   challenge?: string;
   /** Largest JSON body accepted, in bytes. Default 16 KiB. */
   bodyLimit?: number;
+  /** Largest `timeoutMs` a request may ask for (drain, connection drain, shutdown). Default 120 000 (2 min). */
+  maxTimeoutMs?: number;
+  /** Largest `shutdownDelayMs` POST /shutdown may ask for. Default 60 000 (1 min). */
+  maxShutdownDelayMs?: number;
 }
 
 export interface ResolvedAdminOptions<Target> {
@@ -56,25 +63,60 @@ export interface ResolvedAdminOptions<Target> {
   drainer: Drainer | undefined;
   challenge: string;
   bodyLimit: number;
+  maxTimeoutMs: number;
+  maxShutdownDelayMs: number;
 }
 
-export function resolveAdminOptions<Target>(input: unknown, adapterKeys: readonly string[] = []): ResolvedAdminOptions<Target> {
-  const options = checkObject('adminRouter options', input);
-  checkKnownKeys('adminRouter options', options, ['authorize', 'drainer', 'challenge', 'bodyLimit', ...adapterKeys]);
+/**
+ * `adminRouter(options)`, or `adminRouter(drainer, options)`: a drainer first
+ * is the natural call, and it means `{ ...options, drainer }`.
+ */
+export function resolveAdminOptions<Target>(input: unknown, adapterKeys: readonly string[] = [], more?: unknown): ResolvedAdminOptions<Target> {
+  let options: Record<string, unknown>;
+  if (isDrainerLike(input)) {
+    const rest = checkObject('adminRouter options', more);
+    if (rest.drainer !== undefined && rest.drainer !== input) {
+      throw new DrainError(DrainErrorCodes.INVALID_OPTION, 'adminRouter(drainer, options): options.drainer names another drainer; pass one of them');
+    }
+    options = { ...rest, drainer: input };
+  } else {
+    if (more !== undefined) {
+      throw new DrainError(
+        DrainErrorCodes.INVALID_ARGUMENT,
+        `adminRouter(options) takes one argument (or adminRouter(drainer, options)), got a second: ${describeValue(more)}`,
+      );
+    }
+    options = checkObject('adminRouter options', input);
+  }
+  checkKnownKeys('adminRouter options', options, ['authorize', 'drainer', 'challenge', 'bodyLimit', 'maxTimeoutMs', 'maxShutdownDelayMs', ...adapterKeys]);
   if (typeof options.authorize !== 'function') {
     // An admin API that can shut the server down is never created open.
     throw invalidOption('authorize', options.authorize, 'a function (target) => true | false | "unauthenticated" | "forbidden"');
   }
   const challenge = options.challenge ?? 'Basic realm="drainkit"';
-  if (typeof challenge !== 'string' || challenge.trim() === '' || /[\r\n]/.test(challenge)) {
-    throw invalidOption('challenge', options.challenge, 'a WWW-Authenticate header value');
+  if (typeof challenge !== 'string' || challenge.trim() === '' || !isHeaderValue('www-authenticate', challenge)) {
+    // Checked now, with Node's own rule: a value setHeader() refuses would otherwise throw while a 401 is being written.
+    throw invalidOption('challenge', options.challenge, 'a WWW-Authenticate header value (Latin-1 characters, no control characters)');
   }
   return {
     authorize: options.authorize as AdminAuthorize<Target>,
     drainer: drainerOption('adminRouter', options.drainer),
     challenge,
     bodyLimit: countOption('bodyLimit', options.bodyLimit, 16 * 1024, 2),
+    // Capped, so that one admin request cannot pin a shutdown for weeks (a 2^31-1 ms delay made SIGTERM a no-op).
+    maxTimeoutMs: durationOption('maxTimeoutMs', options.maxTimeoutMs, 120_000),
+    maxShutdownDelayMs: durationOption('maxShutdownDelayMs', options.maxShutdownDelayMs, 60_000),
   };
+}
+
+/** Whether Node's setHeader() accepts the value (http.validateHeaderValue: no CR/LF/NUL, nothing beyond Latin-1; Node 20 and 24). */
+function isHeaderValue(name: string, value: string): boolean {
+  try {
+    validateHeaderValue(name, value);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export type AdminMatch = { route: AdminRouteName; params: Record<string, string> } | { allow: string[] };
@@ -123,6 +165,12 @@ export interface AdminRequest<Target> {
   parsedBody: unknown;
   /** The request stream, read when no parser consumed it. */
   stream: AsyncIterable<unknown> & { readableEnded?: boolean };
+  /**
+   * Whether something else already answered the request (Express:
+   * `res.headersSent`). Checked once `authorize` has resolved: an answered
+   * request's action is not run, and the adapter reports it as an error.
+   */
+  answered?: () => boolean;
 }
 
 /**
@@ -132,6 +180,7 @@ export interface AdminRequest<Target> {
  */
 export async function handleAdminRequest<Target>(options: ResolvedAdminOptions<Target>, request: AdminRequest<Target>): Promise<HttpReply> {
   const denied = await authorizeRequest(options, request);
+  if (request.answered?.()) throw alreadyAnsweredError();
   if (denied) return denied;
   if ('allow' in request.match) {
     return jsonReply(405, { code: 'ERR_ADMIN_METHOD_NOT_ALLOWED', message: 'Method not allowed' }, { allow: request.match.allow.join(', ') });
@@ -141,6 +190,7 @@ export async function handleAdminRequest<Target>(options: ResolvedAdminOptions<T
   const { route, params } = request.match;
   try {
     const body = isPost(route) ? await readJsonObject(request, options.bodyLimit) : {};
+    checkCaps(options, body);
     return await runRoute(drainer, route, params, body);
   } catch (error) {
     if (error instanceof AdminInputError) return jsonReply(error.status, { code: error.code, message: error.message });
@@ -150,6 +200,14 @@ export async function handleAdminRequest<Target>(options: ResolvedAdminOptions<T
     }
     throw error;
   }
+}
+
+/** The reply can no longer be written: another middleware (a timeout, an error handler) answered while authorize() ran. */
+export function alreadyAnsweredError(): DrainError {
+  return new DrainError(
+    DrainErrorCodes.INVALID_ARGUMENT,
+    'adminRouter: the response was already sent (by another middleware) before the admin request was handled; its action was not run',
+  );
 }
 
 const DRAIN_ERROR_STATUS: Partial<Record<string, number>> = {
@@ -173,6 +231,20 @@ async function authorizeRequest<Target>(options: ResolvedAdminOptions<Target>, r
     DrainErrorCodes.INVALID_ARGUMENT,
     `adminRouter: authorize() must return true, false, "unauthenticated" or "forbidden", got ${describeValue(verdict)}`,
   );
+}
+
+/** Durations over the admin API's caps are refused (400) before anything starts. */
+function checkCaps(options: { maxTimeoutMs: number; maxShutdownDelayMs: number }, body: Record<string, unknown>): void {
+  const caps: Array<[string, number, string]> = [
+    ['timeoutMs', options.maxTimeoutMs, 'maxTimeoutMs'],
+    ['shutdownDelayMs', options.maxShutdownDelayMs, 'maxShutdownDelayMs'],
+  ];
+  for (const [key, cap, option] of caps) {
+    const value = body[key];
+    if (typeof value === 'number' && value > cap) {
+      throw invalidOption(key, value, `at most ${cap} ms through the admin API (the router's "${option}" option)`);
+    }
+  }
 }
 
 function isPost(route: AdminRouteName): boolean {
@@ -267,61 +339,6 @@ function stringList(name: string, value: unknown, allowed?: readonly string[]): 
 /** An IPv4 client on a dual-stack socket shows as ::ffff:a.b.c.d; both spellings match. */
 function plainAddress(address: string): string {
   return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
-}
-
-class AdminInputError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-// application/json or any +json type (RFC 6839 §3.1).
-const JSON_TYPE = /^application\/(?:[\w.-]+\+)?json\s*(?:;|$)/i;
-
-async function readJsonObject(request: AdminRequest<unknown>, limit: number): Promise<Record<string, unknown>> {
-  const type = request.headers['content-type'];
-  // A JSON content type cannot be sent cross-site without a CORS preflight
-  // (Fetch standard, CORS-safelisted request-header), so this also keeps forms
-  // and no-cors fetches from another site from driving the admin API.
-  if (typeof type !== 'string' || !JSON_TYPE.test(type)) {
-    throw new AdminInputError(415, 'ERR_ADMIN_UNSUPPORTED_MEDIA_TYPE', 'POST bodies must be Content-Type: application/json (send {} for no options)');
-  }
-  let value = request.parsedBody;
-  if (value === undefined && !request.stream.readableEnded) {
-    const declared = Number(request.headers['content-length']);
-    if (declared > limit) throw tooLarge(limit);
-    const text = await readText(request.stream, limit);
-    try {
-      value = text.trim() === '' ? {} : (JSON.parse(text) as unknown);
-    } catch {
-      throw new AdminInputError(400, 'ERR_ADMIN_INVALID_JSON', 'The body is not valid JSON');
-    }
-  }
-  value ??= {};
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new DrainError(DrainErrorCodes.INVALID_OPTION, `The body must be a JSON object, got ${describeValue(value)}`);
-  }
-  return value as Record<string, unknown>;
-}
-
-async function readText(stream: AsyncIterable<unknown>, limit: number): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of stream) {
-    const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
-    size += buffer.length;
-    if (size > limit) throw tooLarge(limit);
-    chunks.push(buffer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-function tooLarge(limit: number): AdminInputError {
-  return new AdminInputError(413, 'ERR_ADMIN_BODY_TOO_LARGE', `The body is larger than ${limit} bytes`);
 }
 
 function jsonReply(status: number, value: unknown, extraHeaders: Record<string, string> = {}): HttpReply {

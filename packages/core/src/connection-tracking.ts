@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import type tls from 'node:tls';
+import { resumeReading } from './backpressure.js';
 import { closeConnection, maybeAllClosed } from './closing.js';
 import { Connection, kConnection } from './connection.js';
 import type { Carrier } from './connection.js';
@@ -8,6 +9,7 @@ import { drainOne } from './drain-control.js';
 import { lingerEnded } from './lingering-close.js';
 import { retireAtFor } from './retirement.js';
 import { trackSocket, untrackSocket } from './socket-tracking.js';
+import { handshakeDone } from './tls-handshakes.js';
 import type { ConnectionProtocol } from './types.js';
 
 /**
@@ -20,6 +22,7 @@ import type { ConnectionProtocol } from './types.js';
 export function connectionListener(core: DrainerCore): (socket: Socket) => void {
   return (socket: Socket): void => {
     if (core.disposed || (socket as Carrier)[kConnection]) return;
+    if (core.isTls) handshakeDone(core, socket);
     const tlsSocket = socket as tls.TLSSocket;
     const protocol: ConnectionProtocol = core.isHttp2 && (!core.isTls || tlsSocket.alpnProtocol === 'h2') ? 'h2' : 'http/1.1';
     track(core, socket, protocol);
@@ -62,6 +65,8 @@ export function releaseAll(core: DrainerCore): void {
     const held = connection.held;
     connection.held = undefined;
     if (held) for (const request of held) core.originalEmit.call(core.server, request.event, request.req, request.res);
+    // Left as Node would have it: reading, unless Node's own output backpressure wants it paused.
+    if (connection.protocol === 'http/1.1') resumeReading(connection.socket);
     connection.task?.settle(now);
   }
   core.registry.connections.clear();

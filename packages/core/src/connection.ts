@@ -62,8 +62,10 @@ export class Connection implements ConnectionInfo {
   retireAt = 0;
   /** Set while the connection drains. */
   task: DrainTask | undefined = undefined;
-  /** Created on the first `signalFor` of one of its requests. */
+  /** Created on the first `signalFor` of the connection itself (a socket or session). */
   abortController: AbortController | undefined = undefined;
+  /** The signals of its requests in flight that someone asked for (request-signals.ts); a drain aborts them. */
+  requestSignals: Set<AbortController> | undefined = undefined;
 
   constructor(owner: ConnectionOwner, key: number, socket: Socket, protocol: ConnectionProtocol, now: number) {
     this.owner = owner;

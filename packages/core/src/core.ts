@@ -4,7 +4,7 @@ import type net from 'node:net';
 import type { Socket } from 'node:net';
 import tls from 'node:tls';
 import type { Connection, ConnectionOwner } from './connection.js';
-import type { DrainOperation, OperationHost } from './drain.js';
+import type { DrainOperation, OperationHost, OperationSettings } from './drain.js';
 import { Diagnostics } from './diagnostics.js';
 import { Http1Strategy } from './http1-drain.js';
 import { Http2Strategy } from './http2-drain.js';
@@ -65,6 +65,15 @@ export class DrainerCore {
   /** Set once shutdown's listener close has completed (every socket Node counts has closed). */
   listenerClosed = false;
   shutdownReport: DrainReport | undefined = undefined;
+  /** The shutdown's options, lowered by a later shutdown() call with shorter ones (shutdown.ts). */
+  shutdownSettings: OperationSettings | undefined = undefined;
+  /** While shutdownDelayMs runs: when it ends, and how to end it sooner. */
+  shutdownDelay: { endsAt: number; timer: NodeJS.Timeout | undefined; resolve: () => void } | undefined = undefined;
+  /** Once the shutdown drain started: when never-tracked sockets are closed at the latest. */
+  shutdownDeadlineAt = Infinity;
+  /** TLS servers: raw sockets still in their handshake (untracked.ts); a shutdown closes them at its deadline. */
+  readonly handshaking = new Set<Socket>();
+  onRawTlsConnection!: (socket: Socket) => void;
   /** Pending `socketsClosed()` callers, resolved when no socket is left after shutdown (closing.ts). */
   socketsClosedWaiter: { promise: Promise<void>; resolve: () => void } | undefined = undefined;
   socketsClosedAnnounced = false;

@@ -5,6 +5,7 @@ import { DrainOperation } from './drain.js';
 import type { OperationSettings } from './drain.js';
 import { DrainError, DrainErrorCodes } from './errors.js';
 import { releaseIfDone } from './lingering-close.js';
+import { abortRequestSignals } from './request-signals.js';
 import type { DrainReport } from './types.js';
 
 /**
@@ -73,6 +74,19 @@ export function advance(core: DrainerCore, task: DrainTask, now: number): void {
   if (!releaseIfDone(core, task, now)) reschedule(task);
 }
 
+/**
+ * Another drain of a connection already draining: it shares the task, and a
+ * shorter deadline lowers the task's (a longer one never raises it). O(1): the
+ * task's operations' timers are re-armed, no operation or timer is added.
+ */
+export function joinTask(core: DrainerCore, task: DrainTask, deadlineAt: number): void {
+  if (task.result || deadlineAt >= task.deadlineAt) return;
+  task.deadlineAt = deadlineAt;
+  const now = Date.now();
+  if (now >= deadlineAt) advance(core, task, now);
+  else reschedule(task);
+}
+
 /** The task's `wakeAt` moved: make its operations' timers fire in time. */
 export function reschedule(task: DrainTask): void {
   for (const operation of task.operations) operation.schedule(task.nextCheckAt);
@@ -86,8 +100,9 @@ export function shuttingDownError(): DrainError {
   return new DrainError(DrainErrorCodes.SHUTTING_DOWN, 'The server is shutting down');
 }
 
-/** Aborts the connection's `signalFor()` signal, if one was handed out. */
+/** Aborts the connection's `signalFor()` signals, if any were handed out: its own and its requests' in flight. */
 export function abortConnection(connection: Connection, reason: () => DrainError): void {
   const controller = connection.abortController;
   if (controller && !controller.signal.aborted) controller.abort(reason());
+  abortRequestSignals(connection.requestSignals, reason);
 }

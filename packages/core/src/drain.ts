@@ -59,6 +59,11 @@ export class DrainOperation {
     return this.queue.map((connection) => connection.id);
   }
 
+  /** The tasks this operation is waiting on now (a later shutdown call lowers their deadline). */
+  activeTasks(): Iterable<DrainTask> {
+    return this.active;
+  }
+
   start(now: number): Promise<DrainReport> {
     this.pump(now);
     this.maybeFinish(now);

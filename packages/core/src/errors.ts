@@ -47,13 +47,22 @@ export function isDrainError(value: unknown, code?: DrainErrorCode): value is Dr
   return value instanceof DrainError && (code === undefined || value.code === code);
 }
 
-/** Formats a value for an error message without throwing on odd inputs. */
+/**
+ * Formats a value for an error message without throwing on odd inputs, with
+ * its type: `"3000" (string)` and `3000 (number)` read the same otherwise.
+ */
 export function describeValue(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'number' || typeof value === 'boolean' || value == null) return String(value);
+  if (typeof value === 'string') return `${JSON.stringify(value)} (string)`;
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return `${String(value)} (${typeof value})`;
+  if (value == null) return String(value);
   if (typeof value === 'function') return 'a function';
   if (Array.isArray(value)) return 'an array';
-  return typeof value === 'object' ? 'an object' : typeof value;
+  if (typeof value === 'object') {
+    // A Drainer, a Registry, a server...: its class says more than "an object".
+    const name = (Object.getPrototypeOf(value) as { constructor?: { name?: unknown } } | null)?.constructor?.name;
+    return typeof name === 'string' && name !== '' && name !== 'Object' ? `a ${name}` : 'an object';
+  }
+  return typeof value;
 }
 
 export function invalidOption(name: string, value: unknown, expected: string): DrainError<'ERR_DRAIN_INVALID_OPTION'> {

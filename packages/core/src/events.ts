@@ -1,3 +1,4 @@
+import { DrainError, DrainErrorCodes, describeValue } from './errors.js';
 import type { ConnectionInfo, DrainKind, DrainReport, DrainResult } from './types.js';
 
 export interface ConnectionOpenEvent {
@@ -56,3 +57,34 @@ export interface DrainerEvents {
 
 export type DrainerEventName = keyof DrainerEvents;
 export type DrainerListener<E extends DrainerEventName> = (payload: DrainerEvents[E]) => void;
+
+/** Every event a drainer emits; a runtime list of `DrainerEventName`. */
+export const drainerEventNames: readonly DrainerEventName[] = [
+  'connection:open',
+  'connection:close',
+  'connection:drained',
+  'drain:start',
+  'drain:progress',
+  'drain:end',
+  'shutdown:phase',
+  'cleanup:error',
+];
+
+/**
+ * EventEmitter's own events, and 'error' (never emitted by a drainer, but
+ * `events.once(drainer, name)` listens to it): allowed alongside the drainer's.
+ */
+const EMITTER_EVENTS = ['newListener', 'removeListener', 'error'];
+
+/**
+ * Throws `ERR_DRAIN_INVALID_ARGUMENT` for an event name a drainer never emits
+ * (`'drain:ended'`, `'shutdown'`): a listener on it would wait forever, silently.
+ */
+export function assertDrainerEventName(method: string, event: unknown): void {
+  if (typeof event === 'symbol') return;
+  if (typeof event === 'string' && ((drainerEventNames as readonly string[]).includes(event) || EMITTER_EVENTS.includes(event))) return;
+  throw new DrainError(
+    DrainErrorCodes.INVALID_ARGUMENT,
+    `${method}(event): a drainer emits no event ${describeValue(event)}; its events are ${drainerEventNames.map((name) => `"${name}"`).join(', ')}`,
+  );
+}

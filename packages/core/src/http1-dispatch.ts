@@ -5,6 +5,8 @@ import type { Carrier, Connection } from './connection.js';
 import { track } from './connection-tracking.js';
 import type { DrainerCore } from './core.js';
 import { advance } from './drain-control.js';
+import { MAX_HELD_REQUESTS, RESUME_HELD_REQUESTS, pauseReading, resumeReading } from './backpressure.js';
+import { releaseRequestSignal } from './request-signals.js';
 import { retireIfDue } from './retirement.js';
 
 /**
@@ -35,7 +37,13 @@ export function onRequest(core: DrainerCore, event: string, req: IncomingMessage
   // One request at a time per connection: Node starts pipelined handlers
   // concurrently, and "not yet started" has to mean something for a drain.
   if (connection.inFlight > 0 || (task !== undefined && task.endedAt !== 0)) {
-    (connection.held ??= []).push({ event, req, res });
+    const held = (connection.held ??= []);
+    held.push({ event, req, res });
+    // Bounded, as Node bounds queued output: past the bound, or once the
+    // connection drains (nothing held will be served), the socket stops
+    // reading. Re-checked per request, since Node's own socketOnDrain may
+    // resume a socket we paused. See backpressure.ts.
+    if (held.length >= MAX_HELD_REQUESTS || task !== undefined) pauseReading(connection.socket);
     return true;
   }
   dispatch(core, connection, event, req, res);
@@ -69,25 +77,49 @@ export function responseFinished(core: DrainerCore, connection: Connection, res:
   connection.inFlight--;
   connection.currentResponse = undefined;
   connection.lastActiveAt = now;
+  releaseRequestSignal(res.req, connection.requestSignals);
   const task = connection.task;
-  if (res.writableFinished) {
+  // Node emits 'finish' (and so detaches) also when a forced destroy cut the
+  // response: its pending write callbacks run without an error. A response
+  // that finished on a socket a forced drain destroyed did not reach the client.
+  const cut = task !== undefined && task.forced && connection.socket.destroyed;
+  if (res.writableFinished && !cut) {
     connection.requestsServed++;
     if (task) task.completedRequests++;
   } else if (task) {
     task.abortedRequests++;
   }
   if (task) {
+    // Paused when the drain began (nothing behind this response was to be
+    // served): read again, so that the idle grace can serve a request on its
+    // way, and the lingering close can see the client's FIN.
+    resumeReading(connection.socket);
     advance(core, task, now);
     return;
   }
   const next = connection.held?.shift();
-  if (connection.held?.length === 0) connection.held = undefined;
+  const left = connection.held?.length ?? 0;
+  if (left === 0) connection.held = undefined;
+  // The queue is emptying: read again (a no-op unless the socket was paused and Node's own output does not want it paused).
+  if (left <= RESUME_HELD_REQUESTS) resumeReading(connection.socket);
   if (next && !connection.socket.destroyed) {
     dispatch(core, connection, next.event, next.req, next.res);
     return;
   }
   connection.state = 'idle';
   connection.bytesReadAtIdle = connection.socket.bytesRead;
+}
+
+/**
+ * A response already in flight on a connection drainkit adopts late (opened
+ * before createDrainer, found at shutdown: untracked.ts): counted in flight,
+ * and its end learnt the same way as a dispatched one's.
+ */
+export function adoptInFlight(connection: Connection, res: ServerResponse): void {
+  connection.inFlight++;
+  connection.currentResponse = res;
+  connection.state = 'active';
+  (res as ServerResponse & { detachSocket: typeof detachSocketAndReport }).detachSocket = detachSocketAndReport;
 }
 
 /**

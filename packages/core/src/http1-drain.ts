@@ -1,3 +1,4 @@
+import { pauseReading, resumeReading } from './backpressure.js';
 import type { Connection, DrainTask } from './connection.js';
 import type { ProtocolStrategy, StrategyHost } from './strategy.js';
 
@@ -19,6 +20,9 @@ export class Http1Strategy implements ProtocolStrategy {
       this.endAfterResponse(connection, task);
       const response = connection.currentResponse;
       if (response && !response.headersSent) response.shouldKeepAlive = false;
+      // Nothing pipelined behind this response will be served: stop reading at
+      // once (backpressure.ts), unless the request's own body is still arriving.
+      if (response?.req?.complete !== false) pauseReading(connection.socket);
       return;
     }
     // As Go's Server.Shutdown does, a request whose head is already arriving is
@@ -103,6 +107,8 @@ export class Http1Strategy implements ProtocolStrategy {
   private endGracefully(connection: Connection, task: DrainTask, now: number): void {
     if (task.endedAt !== 0 || connection.state === 'closed') return;
     task.endedAt = now;
+    // Lingering reads until the client's FIN: undo a pause of the drain's start.
+    resumeReading(connection.socket, true);
     task.wakeAt = now + this.host.settings.lingerMs;
     connection.socket.end();
     this.host.reschedule(task);

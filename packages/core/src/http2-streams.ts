@@ -1,9 +1,12 @@
 import { constants as h2constants } from 'node:http2';
+import net from 'node:net';
 import type { Http2Session, ServerHttp2Stream } from 'node:http2';
 import { kConnection } from './connection.js';
 import type { Carrier, Connection } from './connection.js';
 import type { DrainerCore } from './core.js';
 import { advance } from './drain-control.js';
+import { track } from './connection-tracking.js';
+import { releaseRequestSignal } from './request-signals.js';
 import { retireIfDue } from './retirement.js';
 
 /**
@@ -24,6 +27,25 @@ export function sessionListener(): (session: Http2Session) => void {
   };
 }
 
+/**
+ * Tracks a session drainkit never saw open (it predates createDrainer): its
+ * socket, which `session.socket` only proxies, is Node's internal
+ * `kSocket` property (looked up by its description; Node 20.20 and 24.x).
+ * Undefined when that internal is missing: the session then stays untracked.
+ */
+export function adoptSession(core: DrainerCore, session: Http2Session & Carrier): Connection | undefined {
+  if (core.disposed || session.destroyed || session.closed) return undefined;
+  const symbol = Object.getOwnPropertySymbols(session).find((s) => s.description === 'socket');
+  const socket = symbol === undefined ? undefined : (session as unknown as Record<symbol, unknown>)[symbol];
+  if (!(socket instanceof net.Socket) || socket.destroyed) return undefined;
+  const existing = (socket as Carrier)[kConnection];
+  const connection = existing ?? track(core, socket, 'h2');
+  connection.protocol = 'h2';
+  connection.session = session;
+  session[kConnection] = connection;
+  return connection;
+}
+
 /** The 'close' listener every dispatched stream gets, made once per drainer. */
 export function streamCloseListener(core: DrainerCore): (this: ServerHttp2Stream) => void {
   return function (this: ServerHttp2Stream) {
@@ -34,7 +56,10 @@ export function streamCloseListener(core: DrainerCore): (this: ServerHttp2Stream
 
 /** The 'stream' emit, routed here by interception.ts. Node emits it with (stream, headers, flags, rawHeaders). */
 export function onStream(core: DrainerCore, stream: ServerHttp2Stream, headers: unknown, flags: unknown, rawHeaders: unknown): boolean {
-  const connection = (stream.session as Carrier | undefined)?.[kConnection];
+  const session = stream.session as (Http2Session & Carrier) | undefined;
+  let connection = session?.[kConnection];
+  // A session opened before the drainer was attached: adopt it on its next stream.
+  if (connection === undefined && session !== undefined) connection = adoptSession(core, session);
   if (!connection || connection.state === 'closed') return core.originalEmit.call(core.server, 'stream', stream, headers, flags, rawHeaders);
   const task = connection.task;
   const id = stream.id ?? 0;
@@ -58,6 +83,7 @@ function streamClosed(core: DrainerCore, connection: Connection, stream: ServerH
   if (connection.state === 'closed') return;
   const now = Date.now();
   connection.inFlight--;
+  releaseRequestSignal(stream, connection.requestSignals);
   connection.lastActiveAt = now;
   const task = connection.task;
   // Completed means the whole response went out; a stream closed by a reset

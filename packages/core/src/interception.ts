@@ -6,6 +6,7 @@ import { connectionListener } from './connection-tracking.js';
 import type { DrainerCore, EmitFn } from './core.js';
 import { onRequest } from './http1-dispatch.js';
 import { onStream, sessionListener, streamCloseListener } from './http2-streams.js';
+import { rawTlsConnectionListener } from './tls-handshakes.js';
 import { onUpgrade } from './upgrade-dispatch.js';
 
 /**
@@ -24,6 +25,9 @@ export function attach(core: DrainerCore): void {
   // an HTTP/2 session or a parser for it.
   server.prependListener(core.isTls ? 'secureConnection' : 'connection', core.onConnection);
   server.on('session', core.onSession);
+  // TLS: the raw socket is counted from accept, before its handshake (one that never sends a ClientHello too).
+  core.onRawTlsConnection = rawTlsConnectionListener(core);
+  if (core.isTls) server.prependListener('connection', core.onRawTlsConnection);
 
   // Requests are intercepted at emit() so that every 'request' listener, added
   // before or after us (Express, Koa, Fastify, Nest), sees them only when
@@ -41,7 +45,9 @@ export function attach(core: DrainerCore): void {
         case 'stream':
           return onStream(core, a as ServerHttp2Stream, b, c, d);
         case 'upgrade':
-          return onUpgrade(core, a as IncomingMessage, b as Duplex, c);
+        case 'connect':
+          // A CONNECT tunnel is an upgraded connection too: HTTP no longer runs on it.
+          return onUpgrade(core, a as IncomingMessage, b as Duplex, c, event);
       }
     }
     return Reflect.apply(originalEmit, this, arguments) as boolean;
@@ -54,5 +60,6 @@ export function detach(core: DrainerCore): void {
   const server = core.server;
   server.removeListener(core.isTls ? 'secureConnection' : 'connection', core.onConnection);
   server.removeListener('session', core.onSession);
+  if (core.isTls) server.removeListener('connection', core.onRawTlsConnection);
   if (server.emit === core.hookedEmit) server.emit = core.originalEmit as net.Server['emit'];
 }

@@ -1,4 +1,5 @@
 import { DrainError, DrainErrorCodes, describeValue, invalidOption } from './errors.js';
+import { looksLikeDrainer } from './drainer-shape.js';
 import type { ResolvedSettings } from './strategy.js';
 import type { DrainerOptions } from './types.js';
 
@@ -16,8 +17,19 @@ export const DEFAULT_IDLE_GRACE_MS = 1_000;
 /** The largest delay a Node timer honours (about 24.8 days). */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 
-export function checkObject(name: string, value: unknown): Record<string, unknown> {
+/**
+ * An options object. A Drainer given where options were expected (a natural
+ * slip: `createDrainer(server, drainer)`) is named as such, not reported as
+ * its first unknown key ("_events"); `hint` says what to pass instead.
+ */
+export function checkObject(name: string, value: unknown, hint?: string): Record<string, unknown> {
   if (value === undefined) return {};
+  if (looksLikeDrainer(value)) {
+    throw new DrainError(
+      DrainErrorCodes.INVALID_OPTION,
+      `Invalid ${name}: pass options, not a drainer: ${hint ?? 'give it as the "drainer" option if this helper takes one'}`,
+    );
+  }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new DrainError(DrainErrorCodes.INVALID_OPTION, `Invalid ${name}: expected an object, got ${describeValue(value)}`);
   }
@@ -69,7 +81,11 @@ const DRAINER_OPTIONS = [
 ] as const;
 
 export function resolveDrainerOptions(input: DrainerOptions | undefined): ResolvedSettings {
-  const options = checkObject('createDrainer options', input);
+  const options = checkObject(
+    'createDrainer options',
+    input,
+    'createDrainer(server, options) makes the one drainer of a server; pass options such as { timeoutMs: 10_000 }, or use the drainer you already have',
+  );
   checkKnownKeys('createDrainer options', options, DRAINER_OPTIONS);
   const logger = options.logger;
   if (logger !== undefined) {

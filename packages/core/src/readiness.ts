@@ -22,8 +22,18 @@ export interface ResolvedReadinessOptions {
   retryAfterSeconds: number;
 }
 
-export function resolveReadinessOptions(input: unknown): ResolvedReadinessOptions {
-  const options = checkObject('readiness options', input);
+/**
+ * `readiness(options)`, or `readiness(drainer)` / `readiness(drainer, options)`:
+ * a drainer first is the natural call, and it means `{ drainer }`.
+ */
+export function resolveReadinessOptions(input: unknown, more?: unknown): ResolvedReadinessOptions {
+  const options = isDrainerLike(input) ? { ...checkObject('readiness options', more), drainer: input } : checkObject('readiness options', input);
+  if (!isDrainerLike(input) && more !== undefined) {
+    throw new DrainError(
+      DrainErrorCodes.INVALID_ARGUMENT,
+      `readiness(options) takes one argument (or readiness(drainer, options)), got a second: ${describeValue(more)}`,
+    );
+  }
   checkKnownKeys('readiness options', options, ['drainer', 'retryAfterSeconds']);
   return {
     drainer: drainerOption('readiness', options.drainer),

@@ -1,4 +1,5 @@
 import type { Drainer } from './drainer.js';
+import { looksLikeDrainer } from './drainer-shape.js';
 import { DrainError, DrainErrorCodes } from './errors.js';
 import type { ConnectionInfo, DrainConnectionOptions, DrainResult } from './types.js';
 
@@ -71,9 +72,5 @@ export function createRequestDrain(drainer: Drainer, request: object): RequestDr
 
 /** Whether `value` looks like a Drainer (duck-typed, so an ESM and a CJS copy of core both pass). */
 export function isDrainerLike(value: unknown): value is Drainer {
-  if (value === null || typeof value !== 'object') return false;
-  const candidate = value as Record<string, unknown>;
-  return ['isReady', 'connections', 'drainConnection', 'drain', 'shutdown', 'signalFor', 'connectionOf'].every(
-    (method) => typeof candidate[method] === 'function',
-  );
+  return looksLikeDrainer(value);
 }

@@ -1,13 +1,14 @@
 import net from 'node:net';
 import { maybeAllClosed } from './closing.js';
 import type { DrainerCore } from './core.js';
-import { abortConnection, shuttingDownError } from './drain-control.js';
+import { abortConnection, joinTask, shuttingDownError } from './drain-control.js';
 import { DrainOperation } from './drain.js';
 import type { OperationSettings } from './drain.js';
 import { DrainError, DrainErrorCodes, describeValue } from './errors.js';
 import { checkKnownKeys, checkObject, durationOption, stringOption } from './options.js';
 import { stopAgeSweep } from './retirement.js';
 import { withTimeout } from './timeout.js';
+import { adoptUntracked, closeUntracked } from './untracked.js';
 import type { DrainReport } from './types.js';
 
 /**
@@ -44,6 +45,7 @@ export function startShutdown(core: DrainerCore, settings: OperationSettings, de
   core.shutdownController?.abort(shuttingDownError());
   for (const connection of core.registry.connections.values()) abortConnection(connection, shuttingDownError);
   core.diagnostics.phase('readiness-failed');
+  core.shutdownSettings = settings;
   core.shutdownPromise = runShutdown(core, settings, delayMs);
   return core.shutdownPromise;
 }
@@ -52,10 +54,19 @@ async function runShutdown(core: DrainerCore, settings: OperationSettings, delay
   const diagnostics = core.diagnostics;
   if (delayMs > 0) {
     // Still serving normally, so load balancers remove this instance before the listener closes.
-    await new Promise<void>((resolve) => setTimeout(resolve, delayMs).unref());
+    // A later shutdown() call may end the delay sooner (shortenShutdown).
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, delayMs);
+      timer.unref();
+      core.shutdownDelay = { endsAt: Date.now() + delayMs, timer, resolve };
+    });
+    core.shutdownDelay = undefined;
     diagnostics.phase('delay-elapsed');
   }
   const startedAt = Date.now();
+  core.shutdownDeadlineAt = startedAt + settings.timeoutMs;
+  // Before the listener stops: what Node lists but drainkit never saw drains with the rest.
+  adoptUntracked(core);
   core.listenerStopped = true;
   const listenerClosed = stopListening(core.server);
   diagnostics.phase('listener-closed');
@@ -65,20 +76,15 @@ async function runShutdown(core: DrainerCore, settings: OperationSettings, delay
   diagnostics.drainStarted(operation);
   const running = operation.start(startedAt);
   operation.seal(Date.now());
-  const report = diagnostics.drainEnded(await running);
+  const report = await running;
   core.shutdownOperation = undefined;
   void listenerClosed.then(() => {
     core.listenerClosed = true;
     maybeAllClosed(core);
   });
-  // Connections we never tracked (opened before the drainer) hold the listener open; give them the rest of the grace period.
-  // Lingering sockets hold it open too, but they close by themselves within lingerMs.
-  if ((await openSocketCount(core.server)) > core.lingering.size) {
-    const left = startedAt + settings.timeoutMs - Date.now();
-    if (!(await withTimeout(listenerClosed, left))) {
-      (core.server as { closeAllConnections?: () => void }).closeAllConnections?.();
-    }
-  }
+  // Sockets drainkit never tracked get the rest of the grace period, then are closed and reported.
+  await closeUntracked(core, listenerClosed, report);
+  diagnostics.drainEnded(report);
   diagnostics.phase('drained', report);
   await runCleanupHooks(core);
   diagnostics.phase('cleanup-done', report);
@@ -88,11 +94,34 @@ async function runShutdown(core: DrainerCore, settings: OperationSettings, delay
   return report;
 }
 
-/** Sockets Node counts for the server: tracked, lingering and never tracked. */
-function openSocketCount(server: net.Server): Promise<number> {
-  return new Promise((resolve) => {
-    server.getConnections((error, count) => resolve(error ? Infinity : count));
-  });
+/**
+ * A later `shutdown()` call (SIGTERM after an admin shutdown with a long
+ * delay, say) shortens the one in progress: a shorter delay ends it sooner, a
+ * shorter timeout lowers every connection's deadline; longer ones change nothing.
+ */
+export function shortenShutdown(core: DrainerCore, timeoutMs: number | undefined, delayMs: number | undefined): void {
+  const now = Date.now();
+  const delay = core.shutdownDelay;
+  if (delay !== undefined && delayMs !== undefined && now + delayMs < delay.endsAt) {
+    clearTimeout(delay.timer);
+    delay.endsAt = now + delayMs;
+    delay.timer = setTimeout(delay.resolve, delayMs);
+    delay.timer.unref();
+  }
+  if (timeoutMs === undefined) return;
+  const settings = core.shutdownSettings;
+  // Not draining yet: the drain will use the shorter timeout.
+  if (core.shutdownDeadlineAt === Infinity) {
+    if (settings !== undefined && timeoutMs < settings.timeoutMs) settings.timeoutMs = timeoutMs;
+    return;
+  }
+  const deadlineAt = now + timeoutMs;
+  if (deadlineAt >= core.shutdownDeadlineAt) return;
+  core.shutdownDeadlineAt = deadlineAt;
+  // Connections that join the drain later get no more than what is left.
+  if (settings !== undefined) settings.timeoutMs = Math.min(settings.timeoutMs, timeoutMs);
+  const operation = core.shutdownOperation;
+  if (operation !== undefined) for (const task of [...operation.activeTasks()]) joinTask(core, task, deadlineAt);
 }
 
 /** Stop accepting without Node's own idle-connection sweep, which would reset connections drainkit is closing gracefully. */
@@ -109,7 +138,9 @@ function stopListening(server: net.Server): Promise<void> {
 async function runCleanupHooks(core: DrainerCore): Promise<void> {
   for (const hook of core.cleanupHooks) {
     try {
-      const outcome = await withTimeout(Promise.resolve().then(hook.run), hook.timeoutMs);
+      // A ref'd timer: with a hook that never settles and nothing else pending, an
+      // unref'd one let the process exit at once, code 0, later hooks never run.
+      const outcome = await withTimeout(Promise.resolve().then(hook.run), hook.timeoutMs, true);
       if (!outcome) throw new Error(`timed out after ${hook.timeoutMs} ms`);
     } catch (cause) {
       const error = new DrainError(DrainErrorCodes.CLEANUP_FAILED, `Shutdown cleanup "${hook.name}" failed: ${(cause as Error)?.message ?? String(cause)}`, {

@@ -1,5 +1,6 @@
 import { DrainError, DrainErrorCodes, invalidOption } from './errors.js';
 import { checkKnownKeys, checkObject, countOption, durationOption } from './options.js';
+import { installShutdown, shutdownFinished, shutdownStarted, uninstallShutdown } from './shutdown-registry.js';
 import { withTimeout } from './timeout.js';
 import type { CleanupErrorEvent } from './events.js';
 import type { ResolvedSettings } from './strategy.js';
@@ -73,6 +74,8 @@ export function handleSignals(drainer: SignalTarget, options?: HandleSignalsOpti
     throw new DrainError(DrainErrorCodes.INVALID_ARGUMENT, 'handleSignals() was already called for this drainer; call the function it returned first');
   }
   installed.add(drainer);
+  // Process-wide: with several drainers (an app and a metrics server), the last shutdown to finish exits.
+  const registration = installShutdown(exit);
 
   const logger = drainer.settings.logger;
   // A throwing logger must not stop the shutdown (this runs inside signal handlers).
@@ -95,7 +98,8 @@ export function handleSignals(drainer: SignalTarget, options?: HandleSignalsOpti
     } catch (error) {
       log('error', { err: error }, 'drainkit: handleSignals onDone threw');
     }
-    if (exit) process.exit(outcome.exitCode);
+    // Exits (when `exit`) once every shutdown installed in the process is over, with the worst code.
+    shutdownFinished(registration, outcome.exitCode);
   };
 
   const start = (name: string): void => {
@@ -105,6 +109,7 @@ export function handleSignals(drainer: SignalTarget, options?: HandleSignalsOpti
       return;
     }
     trigger = name;
+    shutdownStarted(registration);
     log('info', { trigger: name }, 'drainkit: shutting down');
     let cleanupFailed = false;
     const onCleanupError = () => {
@@ -161,6 +166,7 @@ export function handleSignals(drainer: SignalTarget, options?: HandleSignalsOpti
     for (const signal of signals as NodeJS.Signals[]) process.off(signal, onSignal);
     removeMessageListener();
     installed.delete(drainer);
+    uninstallShutdown(registration);
   };
 }
 

@@ -10,8 +10,11 @@ import type { DrainerCore } from './core.js';
  * (the user's onUpgradedDrain hook, or a plain end()).
  */
 
-/** Routed here by interception.ts. Node emits 'upgrade' with (req, socket, head). */
-export function onUpgrade(core: DrainerCore, req: IncomingMessage, socket: Duplex, head: unknown): boolean {
+/**
+ * Routed here by interception.ts. Node emits 'upgrade' (and 'connect', for a
+ * CONNECT tunnel, only when someone listens to it) with (req, socket, head).
+ */
+export function onUpgrade(core: DrainerCore, req: IncomingMessage, socket: Duplex, head: unknown, event: 'upgrade' | 'connect' = 'upgrade'): boolean {
   const connection = (req.socket as Carrier | null)?.[kConnection];
   // An upgrade request that raced the FIN of a released connection: never dispatched (see http1-dispatch.ts).
   if (connection?.state === 'closed' && core.lingering.has(connection)) return true;
@@ -22,7 +25,7 @@ export function onUpgrade(core: DrainerCore, req: IncomingMessage, socket: Duple
     connection.lastActiveAt = Date.now();
     connection.state = connection.task ? 'draining' : 'active';
   }
-  const handled = core.originalEmit.call(core.server, 'upgrade', req, socket, head);
+  const handled = core.originalEmit.call(core.server, event, req, socket, head);
   // Draining already (a head was arriving when the drain began): wind the new upgrade down at once.
   if (connection?.task && connection.state !== 'closed') core.strategies.upgraded.begin(connection, connection.task, Date.now());
   return handled;

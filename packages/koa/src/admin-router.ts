@@ -1,6 +1,7 @@
 import { DrainError, DrainErrorCodes } from '@drainkit/core';
-import { adminRoutes, handleAdminRequest, resolveAdminOptions } from '@drainkit/core/adapter';
-import type { AdminOptions, RequestDrain } from '@drainkit/core/adapter';
+import type { Drainer } from '@drainkit/core';
+import { adminRoutes, alreadyAnsweredError, describeValue, handleAdminRequest, resolveAdminOptions } from '@drainkit/core/adapter';
+import type { AdminMatch, AdminOptions, RequestDrain } from '@drainkit/core/adapter';
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { peerRequire } from './peer-require.cjs';
@@ -15,28 +16,41 @@ export interface KoaAdminOptions extends AdminOptions<Context> {
  * The admin API as a @koa/router Router: GET / (HTML page), GET /connections,
  * GET /stats, POST /connections/:id/drain, POST /drain, POST /shutdown.
  *
- *     const admin = adminRouter({ authorize, prefix: '/admin' });
+ *     const admin = adminRouter({ authorize, prefix: '/admin' });   // or adminRouter(drainer, { ... })
  *     app.use(admin.routes()).use(admin.allowedMethods());
+ *
+ * Every method is routed to the admin handler, which authorizes first: a 405
+ * (or an OPTIONS answer) with `Allow` would tell an unauthorized client which
+ * admin paths exist, so `allowedMethods()` never gets to answer on them.
+ * Errors take Koa's usual path (thrown to the app's onerror).
  */
-export function adminRouter(options: KoaAdminOptions): Router {
-  const resolved = resolveAdminOptions<Context>(options, ['prefix']);
-  const prefix = options.prefix;
+export function adminRouter(options: KoaAdminOptions): Router;
+export function adminRouter(drainer: Drainer, options: Omit<KoaAdminOptions, 'drainer'>): Router;
+export function adminRouter(options: KoaAdminOptions | Drainer, more?: Omit<KoaAdminOptions, 'drainer'>): Router {
+  const resolved = resolveAdminOptions<Context>(options, ['prefix'], more);
+  const prefix = (more ?? (options as KoaAdminOptions)).prefix;
   if (prefix !== undefined && (typeof prefix !== 'string' || !prefix.startsWith('/'))) {
-    throw new DrainError(DrainErrorCodes.INVALID_OPTION, `Invalid option "prefix": expected a path starting with "/", got ${JSON.stringify(prefix)}`);
+    throw new DrainError(DrainErrorCodes.INVALID_OPTION, `Invalid option "prefix": expected a path starting with "/", got ${describeValue(prefix)}`);
   }
   const RouterClass = loadRouter();
   const router = prefix === undefined ? new RouterClass() : new RouterClass({ prefix });
   for (const route of adminRoutes) {
-    const register = route.method === 'GET' ? router.get.bind(router) : router.post.bind(router);
-    register(route.path, async (ctx) => {
+    router.all(route.path, async (ctx) => {
+      const method = ctx.method;
+      const match: AdminMatch =
+        method === route.method || (method === 'HEAD' && route.method === 'GET')
+          ? { route: route.name, params: { ...ctx.params } }
+          : { allow: [route.method === 'GET' ? 'GET, HEAD' : route.method] };
       const reply = await handleAdminRequest(resolved, {
-        match: { route: route.name, params: { ...ctx.params } },
+        match,
         target: ctx,
         headers: ctx.headers,
         drainer: (ctx.state.drain as RequestDrain | undefined)?.drainer,
         parsedBody: (ctx.request as { body?: unknown }).body,
         stream: ctx.req,
+        answered: () => ctx.headerSent,
       });
+      if (ctx.headerSent) throw alreadyAnsweredError();
       send(ctx, reply);
     });
   }

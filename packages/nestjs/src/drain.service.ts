@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { BeforeApplicationShutdown, OnApplicationBootstrap } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { createDrainer, DrainError, DrainErrorCodes } from '@drainkit/core';
-import { resolveReadinessOptions } from '@drainkit/core/adapter';
+import { assertDrainerEventName, resolveReadinessOptions } from '@drainkit/core/adapter';
 import type {
   ConnectionFilter,
   ConnectionInfo,
@@ -208,18 +208,22 @@ export class DrainService implements OnApplicationBootstrap, BeforeApplicationSh
 
   /** Listens to a drainer event; listeners added before the drainer is attached are kept until it is. */
   on<E extends DrainerEventName>(event: E, listener: DrainerListener<E>): this {
+    // Checked here too: before the drainer exists the listener waits in a list, where a typo would go unnoticed.
+    assertDrainerEventName('DrainService.on', event);
     if (this.attachedDrainer) this.attachedDrainer.on(event, listener);
     else this.pendingListeners.push({ event, listener: listener as PendingListener['listener'], once: false });
     return this;
   }
 
   once<E extends DrainerEventName>(event: E, listener: DrainerListener<E>): this {
+    assertDrainerEventName('DrainService.once', event);
     if (this.attachedDrainer) this.attachedDrainer.once(event, listener);
     else this.pendingListeners.push({ event, listener: listener as PendingListener['listener'], once: true });
     return this;
   }
 
   off<E extends DrainerEventName>(event: E, listener: DrainerListener<E>): this {
+    assertDrainerEventName('DrainService.off', event);
     if (this.attachedDrainer) this.attachedDrainer.off(event, listener);
     else this.pendingListeners = this.pendingListeners.filter((p) => p.event !== event || p.listener !== listener);
     return this;

@@ -1,7 +1,8 @@
 import { DrainError, DrainErrorCodes } from '@drainkit/core';
+import { describeValue } from '@drainkit/core/adapter';
 import type { Drainer, DrainReport, DrainResult } from '@drainkit/core';
 import type { Registry } from 'prom-client';
-import { DEFAULT_BUCKETS, invalidOption, resolveMetricsOptions } from './options.js';
+import { DEFAULT_BUCKETS, invalidOption, isRegistry, resolveMetricsOptions } from './options.js';
 import type { DrainMetricsOptions } from './options.js';
 import { DrainMetricSet } from './metric-set.js';
 
@@ -34,9 +35,15 @@ function isDrainerLike(value: unknown): value is Drainer {
  * of drain durations observed as drains finish. Several drainers may share a
  * registry, each under its own `server` label value.
  */
-export function collectDrainMetrics(drainer: Drainer, options?: DrainMetricsOptions): DrainMetricsHandle {
+export function collectDrainMetrics(drainer: Drainer, options?: DrainMetricsOptions | Registry): DrainMetricsHandle {
   if (!isDrainerLike(drainer)) {
-    throw new DrainError(DrainErrorCodes.INVALID_ARGUMENT, 'collectDrainMetrics(drainer): drainer must be what createDrainer() returned');
+    const swapped = isRegistry(drainer) && isDrainerLike(options);
+    throw new DrainError(
+      DrainErrorCodes.INVALID_ARGUMENT,
+      swapped
+        ? 'collectDrainMetrics(drainer, registry): the drainer comes first; the arguments are swapped'
+        : `collectDrainMetrics(drainer, options): drainer must be what createDrainer() returned, got ${describeValue(drainer)}`,
+    );
   }
   const { registry, prefix, server, buckets } = resolveMetricsOptions(options);
 

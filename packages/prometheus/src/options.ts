@@ -1,10 +1,13 @@
 import { DrainError, DrainErrorCodes } from '@drainkit/core';
+import { describeValue, isDrainerLike } from '@drainkit/core/adapter';
 import { register as globalRegistry } from 'prom-client';
 import type { Registry } from 'prom-client';
 
 export interface DrainMetricsOptions {
   /** Where the metrics are registered. Default: prom-client's global `register`. */
   registry?: Registry;
+  /** Alias of `registry` (prom-client's own name, as in `import { register } from 'prom-client'`). */
+  register?: Registry;
   /** Prepended to every metric name. Default `'drainkit_'`. */
   prefix?: string;
   /**
@@ -32,18 +35,11 @@ const KNOWN_KEYS = ['registry', 'prefix', 'server', 'buckets'];
 // A prefix may be empty, or end anywhere a name may continue.
 const PREFIX_PATTERN = /^(?:[a-zA-Z_:][a-zA-Z0-9_:]*)?$/;
 
-function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'number' || typeof value === 'boolean' || value == null) return String(value);
-  if (Array.isArray(value)) return 'an array';
-  return typeof value === 'function' ? 'a function' : typeof value === 'object' ? 'an object' : typeof value;
-}
-
 export function invalidOption(name: string, value: unknown, expected: string): DrainError {
-  return new DrainError(DrainErrorCodes.INVALID_OPTION, `Invalid option "${name}": expected ${expected}, got ${describe(value)}`);
+  return new DrainError(DrainErrorCodes.INVALID_OPTION, `Invalid option "${name}": expected ${expected}, got ${describeValue(value)}`);
 }
 
-function isRegistry(value: unknown): value is Registry {
+export function isRegistry(value: unknown): value is Registry {
   const candidate = value as Record<string, unknown> | null;
   // Duck-typed rather than instanceof: the application may load its own copy of prom-client.
   return (
@@ -53,13 +49,33 @@ function isRegistry(value: unknown): value is Registry {
   );
 }
 
+/**
+ * `options`, or a prom-client Registry in its place (`collectDrainMetrics(drainer, registry)`,
+ * the natural call): it means `{ registry }`. `register`, prom-client's own
+ * name for its global registry, is accepted as an alias of `registry`.
+ */
 export function resolveMetricsOptions(options: unknown): ResolvedMetricsOptions {
-  if (options !== undefined && (options === null || typeof options !== 'object' || Array.isArray(options))) {
-    throw invalidOption('collectDrainMetrics options', options, 'an object');
+  if (isRegistry(options)) return resolveMetricsOptions({ registry: options });
+  if (isDrainerLike(options)) {
+    throw new DrainError(
+      DrainErrorCodes.INVALID_OPTION,
+      'collectDrainMetrics(drainer, options): pass options, not a drainer: { registry, prefix, server } (one call per drainer)',
+    );
   }
-  const opts = (options ?? {}) as Record<string, unknown>;
+  if (options !== undefined && (options === null || typeof options !== 'object' || Array.isArray(options))) {
+    throw invalidOption('collectDrainMetrics options', options, 'an object such as { registry }, or a prom-client Registry');
+  }
+  const opts = { ...(options as Record<string, unknown> | undefined) };
+  if (opts.register !== undefined) {
+    if (opts.registry !== undefined && opts.registry !== opts.register) {
+      throw invalidOption('register', opts.register, 'nothing when "registry" is given too (they are the same option; pass { registry })');
+    }
+    opts.registry = opts.register;
+    delete opts.register;
+  }
   for (const key of Object.keys(opts)) {
-    if (!KNOWN_KEYS.includes(key)) throw invalidOption(key, opts[key], `no such option (known: ${KNOWN_KEYS.join(', ')})`);
+    if (!KNOWN_KEYS.includes(key))
+      throw invalidOption(key, opts[key], `no such option (known: ${KNOWN_KEYS.join(', ')}; "register" is accepted for "registry")`);
   }
 
   const registry = opts.registry === undefined ? globalRegistry : opts.registry;
