@@ -1,0 +1,35 @@
+import { createRequestDrain } from '@drainkit/core';
+import type { Drainer, RequestDrain } from '@drainkit/core';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Set by the drainkit plugin: the drainer attached to `app.server`. */
+    drainer: Drainer;
+  }
+  interface FastifyRequest {
+    /** Set by the drainkit plugin: the request's connection, drain `signal` and `drainAfterResponse()`. */
+    drain: RequestDrain;
+  }
+}
+
+const kDrain = Symbol('drainkit.request-drain');
+
+type Carrier = { raw: object; [kDrain]?: RequestDrain };
+
+/**
+ * The `request.drain` getter: built on first read and kept on the request, so a
+ * request that never looks at it costs nothing. `drainers` holds the primary
+ * server's drainer first, then those of Fastify's extra `localhost` bindings.
+ */
+export function requestDrainGetter(drainers: readonly Drainer[]): (this: Carrier) => RequestDrain {
+  return function drainGetter(this: Carrier): RequestDrain {
+    let handle = this[kDrain];
+    if (handle === undefined) {
+      const raw = this.raw;
+      const owner = drainers.length === 1 ? drainers[0]! : (drainers.find((d) => d.connectionOf(raw) !== undefined) ?? drainers[0]!);
+      handle = createRequestDrain(owner, raw);
+      this[kDrain] = handle;
+    }
+    return handle;
+  };
+}
