@@ -63,7 +63,7 @@ async function openIdle(clients, port, count) {
 // ------------------------------------------------------------ request overhead
 
 async function requestOverhead() {
-  const variants = ['bare', 'drainkit', 'http-terminator', 'stoppable', 'express', 'express+drainkit'];
+  const variants = ['bare', 'drainkit', 'http-terminator', 'stoppable', 'express', 'express+drainkit', 'fastify', 'fastify+drainkit'];
   const servers = {};
   for (const variant of variants) servers[variant] = await startServer(variant);
   const { autocannonConnections: connections, durationSec, warmupSec } = config.overhead;
@@ -99,7 +99,7 @@ async function requestOverhead() {
       };
     }
     const ratios = {};
-    for (const [variant, base] of [['drainkit', 'bare'], ['http-terminator', 'bare'], ['stoppable', 'bare'], ['express+drainkit', 'express']]) {
+    for (const [variant, base] of [['drainkit', 'bare'], ['http-terminator', 'bare'], ['stoppable', 'bare'], ['express+drainkit', 'express'], ['fastify+drainkit', 'fastify']]) {
       ratios[variant] = {
         base,
         cpuPerRequest: ratio(variant, base, 'cpuMicrosPerRequest'),

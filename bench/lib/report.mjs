@@ -85,6 +85,7 @@ export function chart(results) {
         bar('http-terminator / node:http', o.ratios['http-terminator'], key),
         bar('stoppable / node:http', o.ratios.stoppable, key),
         bar('Express+drainkit / Express', o.ratios['express+drainkit'], key, true),
+        ...(o.ratios['fastify+drainkit'] ? [bar('Fastify+plugin / Fastify', o.ratios['fastify+drainkit'], key, true)] : []),
       ],
     });
     panels.push(ratioPanel('Server CPU per request (× baseline; lower is better)', 'cpuPerRequest'));

@@ -26,6 +26,19 @@ async function expressApp() {
   return app;
 }
 
+/** A Fastify app whose server the common code below listens on; `withPlugin` registers @drainkit/fastify. */
+async function fastifyServer(withPlugin) {
+  const { default: Fastify } = await import('fastify');
+  const app = Fastify();
+  if (withPlugin) await app.register((await import('@drainkit/fastify')).default);
+  app.get('/', (_request, reply) => {
+    requests++;
+    reply.type('text/plain').send('ok');
+  });
+  await app.ready();
+  return { server: app.server, drainer: withPlugin ? app.drainer : undefined };
+}
+
 let server;
 let drainer;
 let terminator;
@@ -45,6 +58,10 @@ switch (variant) {
   case 'express+drainkit':
     server = http.createServer(await expressApp());
     drainer = createDrainer(server);
+    break;
+  case 'fastify':
+  case 'fastify+drainkit':
+    ({ server, drainer } = await fastifyServer(variant === 'fastify+drainkit'));
     break;
   case 'http-terminator': {
     const { createHttpTerminator } = await import('http-terminator');
@@ -69,6 +86,7 @@ function stop() {
   switch (variant) {
     case 'drainkit':
     case 'express+drainkit':
+    case 'fastify+drainkit':
       return drainer.shutdown({ timeoutMs: 10_000 });
     case 'http-terminator':
       return terminator.terminate();
