@@ -2,17 +2,16 @@ import dns from 'node:dns';
 import net from 'node:net';
 import { afterEach, expect, it } from 'vitest';
 import { get, until } from '../helpers/net.js';
-import type { RawClient } from '../helpers/net.js';
 import { startFastifyApp } from './fastify-kind.js';
 import type { FastifyTestApp } from './fastify-kind.js';
 
 const realLookup = dns.lookup;
 let current: FastifyTestApp | undefined;
-const clients: RawClient[] = [];
+const sockets: net.Socket[] = [];
 
 afterEach(async () => {
   (dns as { lookup: typeof dns.lookup }).lookup = realLookup;
-  for (const client of clients.splice(0)) client.destroy();
+  for (const socket of sockets.splice(0)) socket.destroy();
   current?.gate.release();
   await current?.app.close();
   current = undefined;
@@ -57,7 +56,7 @@ it.runIf(await ipv6Loopback())('drains the extra server Fastify opens for ::1 wh
   socket.on('data', (chunk: string) => (data += chunk));
   socket.on('end', () => (ended = true));
   const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-  clients.push({ destroy: () => socket.destroy() } as RawClient);
+  sockets.push(socket);
 
   socket.write(get('/whoami'));
   await until(() => data.includes('}'), 2_000, '/whoami');
