@@ -11,6 +11,7 @@ export default defineConfig({
     // Tests run against the sources; test/packaging checks the built dist/.
     alias: [
       { find: /^@drainkit\/core\/cluster$/, replacement: `${packages}core/src/cluster.ts` },
+      { find: /^@drainkit\/core\/adapter$/, replacement: `${packages}core/src/adapter.ts` },
       { find: /^@drainkit\/([a-z]+)$/, replacement: `${packages}$1/src/index.ts` },
     ],
   },

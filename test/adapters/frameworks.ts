@@ -1,6 +1,7 @@
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Drainer, RequestDrain } from '@drainkit/core';
+import type { Drainer } from '@drainkit/core';
+import type { RequestDrain } from '@drainkit/core/adapter';
 import * as expressAdapter from '@drainkit/express';
 import * as koaAdapter from '@drainkit/koa';
 import Router from '@koa/router';

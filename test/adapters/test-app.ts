@@ -1,5 +1,6 @@
 import type http from 'node:http';
-import type { AdminVerdict, Drainer, DrainerOptions } from '@drainkit/core';
+import type { Drainer, DrainerOptions } from '@drainkit/core';
+import type { AdminVerdict } from '@drainkit/core/adapter';
 import { closeServer, deferred } from '../helpers/net.js';
 
 /**

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Connection } from '../../packages/core/src/connection.js';
-import { DrainOperation, DrainTask } from '../../packages/core/src/drain.js';
+import { DrainTask } from '../../packages/core/src/connection.js';
+import { DrainOperation } from '../../packages/core/src/drain.js';
 import type { OperationHost } from '../../packages/core/src/drain.js';
 
 // The operation's bookkeeping alone (socket behaviour is covered on real

@@ -48,6 +48,16 @@ it('@drainkit/core/cluster loads from CommonJS and ESM', () => {
   expect(fromEsm).toEqual(fromCjs);
 });
 
+it('@drainkit/core/adapter loads from CommonJS and ESM, and its names are not in the public index', () => {
+  const names = (out: string) => (JSON.parse(out) as string[]).filter((n) => n !== 'default').sort();
+  const fromCjs = names(run(['-e', "console.log(JSON.stringify(Object.keys(require('@drainkit/core/adapter'))))"]));
+  const fromEsm = names(run(['--input-type=module', '-e', "import('@drainkit/core/adapter').then((m) => console.log(JSON.stringify(Object.keys(m))))"]));
+  expect(fromCjs).toEqual(expect.arrayContaining(['createRequestDrain', 'handleAdminRequest', 'readinessReply', 'resolveListenOptions']));
+  expect(fromEsm).toEqual(fromCjs);
+  const index = names(run(['-e', "console.log(JSON.stringify(Object.keys(require('@drainkit/core'))))"]));
+  expect(index.filter((n) => fromCjs.includes(n))).toEqual([]);
+});
+
 it('@drainkit/core works end to end from CommonJS', () => {
   const out = run([
     '-e',

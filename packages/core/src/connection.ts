@@ -2,8 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2Session } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { DrainTask } from './drain.js';
-import type { ConnectionInfo, ConnectionProtocol, ConnectionSnapshot, ConnectionState } from './types.js';
+import type { ConnectionInfo, ConnectionProtocol, ConnectionSnapshot, ConnectionState, DrainResult } from './types.js';
 
 /**
  * Where a socket, an HTTP/2 session or an HTTP/2 stream finds its `Connection`.
@@ -111,5 +110,78 @@ export class Connection implements ConnectionInfo {
       inFlight: this.inFlight,
       state: this.state,
     };
+  }
+}
+
+/** What a task needs of the drain operations waiting on it (DrainOperation in drain.ts). */
+export interface TaskOperation {
+  /** Makes sure the operation's timer fires no later than `at`. */
+  schedule(at: number): void;
+}
+
+/** The drain of one connection. Shared by every operation that asked for it. */
+export class DrainTask {
+  readonly connection: Connection;
+  readonly startedAt: number;
+  readonly reason: string | undefined;
+  /** When the connection is destroyed if still open: the earliest deadline of the operations waiting on it. */
+  deadlineAt: number;
+  /** When the strategy wants to look at the connection again (idle grace, linger, GOAWAY ping). */
+  wakeAt = Infinity;
+  completedRequests = 0;
+  droppedRequests = 0;
+  abortedRequests = 0;
+  forced = false;
+  /** HTTP/1.1 and upgraded: when our FIN was sent; from then on we only wait for the peer's. */
+  endedAt = 0;
+  /** HTTP/1.1: a request head was arriving when the drain began, so it is served once complete. */
+  servePartialHead = false;
+  /** HTTP/2: 0 before, 1 after the first GOAWAY(2^31-1), 2 after the final GOAWAY. */
+  goawayPhase: 0 | 1 | 2 = 0;
+  readonly operations: TaskOperation[] = [];
+  result: DrainResult | undefined = undefined;
+  // Made on first use: most drains of idle connections are over before anyone awaits them.
+  private settled: Promise<DrainResult> | undefined = undefined;
+  private resolvePromise: ((result: DrainResult) => void) | undefined = undefined;
+
+  constructor(connection: Connection, now: number, deadlineAt: number, reason: string | undefined) {
+    this.connection = connection;
+    this.startedAt = now;
+    this.deadlineAt = deadlineAt;
+    this.reason = reason;
+  }
+
+  /** Resolves with the result once the connection is drained (or forced). */
+  get promise(): Promise<DrainResult> {
+    if (this.settled === undefined) {
+      this.settled = this.result
+        ? Promise.resolve(this.result)
+        : new Promise((resolve) => {
+            this.resolvePromise = resolve;
+          });
+    }
+    return this.settled;
+  }
+
+  /** Earliest time any operation's timer must look at this task again. */
+  get nextCheckAt(): number {
+    return this.wakeAt < this.deadlineAt ? this.wakeAt : this.deadlineAt;
+  }
+
+  settle(now: number): DrainResult {
+    if (this.result) return this.result;
+    const connection = this.connection;
+    this.result = {
+      id: connection.id,
+      forced: this.forced,
+      durationMs: now - this.startedAt,
+      completedRequests: this.completedRequests,
+      droppedRequests: this.droppedRequests,
+      abortedRequests: this.abortedRequests,
+      reason: this.reason,
+      protocol: connection.protocol,
+    };
+    this.resolvePromise?.(this.result);
+    return this.result;
   }
 }

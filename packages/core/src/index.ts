@@ -1,5 +1,5 @@
 export { createDrainer, Drainer } from './drainer.js';
-export type { CleanupHookOptions } from './drainer.js';
+export type { CleanupHookOptions } from './shutdown.js';
 export type { HandleSignalsOptions, ShutdownOutcome } from './signals.js';
 export { DrainError, DrainErrorCodes, isDrainError } from './errors.js';
 export type { DrainErrorCode } from './errors.js';
@@ -43,21 +43,5 @@ export type {
   ShutdownOptions,
   UpgradedDrainHook,
 } from './types.js';
-// Framework-neutral pieces the adapters (@drainkit/express, @drainkit/koa) share.
-export { createRequestDrain, isDrainerLike } from './request-drain.js';
-export type { RequestDrain } from './request-drain.js';
-export { notAttachedError, readinessReply, resolveReadinessOptions } from './readiness.js';
-export { resolveListenOptions } from './listen-options.js';
-export type { ListenOptions, ResolvedListenOptions } from './listen-options.js';
-export type { HttpReply, ReadinessOptions, ResolvedReadinessOptions } from './readiness.js';
-export { adminRoutes, handleAdminRequest, matchAdminRoute, resolveAdminOptions } from './admin.js';
-export type {
-  AdminAuthorize,
-  AdminMatch,
-  AdminOptions,
-  AdminRequest,
-  AdminRoute,
-  AdminRouteName,
-  AdminVerdict,
-  ResolvedAdminOptions,
-} from './admin.js';
+// What the adapters share (request drains, readiness, listen options, admin
+// routes) is not public API: it lives behind `@drainkit/core/adapter`.

@@ -1,8 +1,22 @@
-import type { Drainer } from './drainer.js';
 import { DrainError, DrainErrorCodes, invalidOption } from './errors.js';
 import { checkKnownKeys, checkObject, countOption, durationOption } from './options.js';
 import { withTimeout } from './timeout.js';
-import type { DrainReport } from './types.js';
+import type { CleanupErrorEvent } from './events.js';
+import type { ResolvedSettings } from './strategy.js';
+import type { DrainOptions, DrainReport, ShutdownOptions } from './types.js';
+
+/**
+ * What handleSignals needs of a drainer (the `Drainer` class satisfies it);
+ * an interface, so this module does not import drainer.ts, which imports it.
+ */
+export interface SignalTarget {
+  readonly settings: ResolvedSettings;
+  shutdown(options?: ShutdownOptions): Promise<DrainReport>;
+  drain(filter: undefined, options?: DrainOptions): Promise<DrainReport>;
+  socketsClosed(): Promise<void>;
+  on(event: 'cleanup:error', listener: (event: CleanupErrorEvent) => void): unknown;
+  off(event: 'cleanup:error', listener: (event: CleanupErrorEvent) => void): unknown;
+}
 
 export interface HandleSignalsOptions {
   /** Signals that start the shutdown. Default `['SIGTERM', 'SIGINT']` (Kubernetes and Docker send SIGTERM, PM2 SIGINT). */
@@ -31,7 +45,7 @@ export interface ShutdownOutcome {
   exitCode: number;
 }
 
-const installed = new WeakSet<Drainer>();
+const installed = new WeakSet<SignalTarget>();
 /** After a second signal, how long the forced close may take before the process exits anyway. */
 const FORCE_EXIT_WAIT_MS = 1_000;
 
@@ -40,7 +54,7 @@ const FORCE_EXIT_WAIT_MS = 1_000;
  * message); a second one forces what is left and exits. Returns a function
  * that removes the handlers.
  */
-export function handleSignals(drainer: Drainer, options?: HandleSignalsOptions): () => void {
+export function handleSignals(drainer: SignalTarget, options?: HandleSignalsOptions): () => void {
   const opts = checkObject('handleSignals options', options);
   checkKnownKeys('handleSignals options', opts, ['signals', 'pm2Message', 'exit', 'uncleanExitCode', 'timeoutMs', 'shutdownDelayMs', 'onDone']);
   const signals = opts.signals ?? ['SIGTERM', 'SIGINT'];
@@ -151,7 +165,7 @@ export function handleSignals(drainer: Drainer, options?: HandleSignalsOptions):
 }
 
 /** After shutdown: every socket closed, or the linger period (plus slack) over, whichever comes first. */
-export async function socketsClosedOrLingerOver(drainer: Drainer): Promise<void> {
+export async function socketsClosedOrLingerOver(drainer: Pick<SignalTarget, 'settings' | 'socketsClosed'>): Promise<void> {
   await withTimeout(drainer.socketsClosed(), drainer.settings.lingerMs + 250);
 }
 

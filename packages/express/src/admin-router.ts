@@ -1,5 +1,5 @@
-import { handleAdminRequest, matchAdminRoute, resolveAdminOptions } from '@drainkit/core';
-import type { AdminOptions, RequestDrain } from '@drainkit/core';
+import { handleAdminRequest, matchAdminRoute, resolveAdminOptions } from '@drainkit/core/adapter';
+import type { AdminOptions, RequestDrain } from '@drainkit/core/adapter';
 import type { Request, RequestHandler } from 'express';
 import { send } from './send.js';
 

@@ -3,8 +3,10 @@ import http from 'node:http';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { DrainError, DrainErrorCodes, createDrainer, createRequestDrain, resolveListenOptions } from '@drainkit/core';
-import type { Drainer, DrainerOptions, ListenOptions, RequestDrain } from '@drainkit/core';
+import { DrainError, DrainErrorCodes, createDrainer } from '@drainkit/core';
+import { createRequestDrain, resolveListenOptions } from '@drainkit/core/adapter';
+import type { Drainer, DrainerOptions } from '@drainkit/core';
+import type { ListenOptions, RequestDrain } from '@drainkit/core/adapter';
 
 /** The drainer's options, and where to listen: port (default 0, read the bound one from `listening`), host, https. */
 export interface AttachOptions extends DrainerOptions, ListenOptions {}

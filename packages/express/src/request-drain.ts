@@ -1,5 +1,7 @@
-import { DrainError, DrainErrorCodes, createRequestDrain, isDrainerLike } from '@drainkit/core';
-import type { Drainer, RequestDrain } from '@drainkit/core';
+import { DrainError, DrainErrorCodes } from '@drainkit/core';
+import { createRequestDrain, isDrainerLike } from '@drainkit/core/adapter';
+import type { Drainer } from '@drainkit/core';
+import type { RequestDrain } from '@drainkit/core/adapter';
 import type { RequestHandler } from 'express';
 
 declare global {

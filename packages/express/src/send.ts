@@ -1,4 +1,4 @@
-import type { HttpReply } from '@drainkit/core';
+import type { HttpReply } from '@drainkit/core/adapter';
 import type { ServerResponse } from 'node:http';
 
 /** Writes a reply with Node's own API, which Express 4 and 5 share. */

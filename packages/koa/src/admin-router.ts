@@ -1,5 +1,6 @@
-import { DrainError, DrainErrorCodes, adminRoutes, handleAdminRequest, resolveAdminOptions } from '@drainkit/core';
-import type { AdminOptions, RequestDrain } from '@drainkit/core';
+import { DrainError, DrainErrorCodes } from '@drainkit/core';
+import { adminRoutes, handleAdminRequest, resolveAdminOptions } from '@drainkit/core/adapter';
+import type { AdminOptions, RequestDrain } from '@drainkit/core/adapter';
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { send } from './send.js';

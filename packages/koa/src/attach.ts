@@ -2,8 +2,10 @@ import { once } from 'node:events';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { DrainError, DrainErrorCodes, createDrainer, resolveListenOptions } from '@drainkit/core';
-import type { Drainer, DrainerOptions, ListenOptions } from '@drainkit/core';
+import { DrainError, DrainErrorCodes, createDrainer } from '@drainkit/core';
+import { resolveListenOptions } from '@drainkit/core/adapter';
+import type { Drainer, DrainerOptions } from '@drainkit/core';
+import type { ListenOptions } from '@drainkit/core/adapter';
 import type Koa from 'koa';
 import { drainMiddleware } from './state.js';
 

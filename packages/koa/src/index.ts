@@ -4,4 +4,4 @@ export { adminRouter } from './admin-router.js';
 export type { KoaAdminOptions } from './admin-router.js';
 export { attach } from './attach.js';
 export type { AttachOptions, Attached } from './attach.js';
-export type { AdminVerdict, ReadinessOptions, RequestDrain } from '@drainkit/core';
+export type { AdminVerdict, ReadinessOptions, RequestDrain } from '@drainkit/core/adapter';

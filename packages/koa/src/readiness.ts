@@ -1,5 +1,5 @@
-import { notAttachedError, readinessReply, resolveReadinessOptions } from '@drainkit/core';
-import type { ReadinessOptions, RequestDrain } from '@drainkit/core';
+import { notAttachedError, readinessReply, resolveReadinessOptions } from '@drainkit/core/adapter';
+import type { ReadinessOptions, RequestDrain } from '@drainkit/core/adapter';
 import type { Middleware } from 'koa';
 import { send } from './send.js';
 

@@ -1,4 +1,4 @@
-import type { HttpReply } from '@drainkit/core';
+import type { HttpReply } from '@drainkit/core/adapter';
 import type { Context } from 'koa';
 
 export function send(ctx: Context, reply: HttpReply): void {

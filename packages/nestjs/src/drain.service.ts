@@ -1,7 +1,8 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { BeforeApplicationShutdown, OnApplicationBootstrap } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
-import { createDrainer, DrainError, DrainErrorCodes, resolveReadinessOptions } from '@drainkit/core';
+import { createDrainer, DrainError, DrainErrorCodes } from '@drainkit/core';
+import { resolveReadinessOptions } from '@drainkit/core/adapter';
 import type {
   ConnectionFilter,
   ConnectionInfo,

@@ -1,10 +1,9 @@
-import type { Connection } from './connection.js';
-import type { DrainTask } from './drain.js';
+import type { Connection, DrainTask } from './connection.js';
 import type { ProtocolStrategy, StrategyHost } from './strategy.js';
 
 /**
  * HTTP/1.1 (plain or TLS). Requests are dispatched one at a time per
- * connection (see the drainer's request hook), so at drain time there is at
+ * connection (see http1-dispatch.ts), so at drain time there is at
  * most one request in flight and everything behind it is known not to have
  * started.
  */

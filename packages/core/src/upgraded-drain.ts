@@ -1,5 +1,4 @@
-import type { Connection } from './connection.js';
-import type { DrainTask } from './drain.js';
+import type { Connection, DrainTask } from './connection.js';
 import type { ProtocolStrategy, StrategyHost } from './strategy.js';
 
 /**

@@ -1,6 +1,5 @@
 import { constants } from 'node:http2';
-import type { Connection } from './connection.js';
-import type { DrainTask } from './drain.js';
+import type { Connection, DrainTask } from './connection.js';
 import type { ProtocolStrategy, StrategyHost } from './strategy.js';
 
 /** Largest stream id (RFC 9113 §5.1.1): "no stream is refused yet" in the first GOAWAY. */
@@ -12,7 +11,7 @@ const MAX_STREAM_ID = 2 ** 31 - 1;
  * streams; after a PING round trip (every stream it opened before seeing the
  * GOAWAY has then reached us) the final GOAWAY names the last stream we
  * processed. Streams above it are refused (REFUSED_STREAM: safe to retry) by
- * the drainer's stream hook; the rest finish; then the session closes.
+ * http2-streams.ts; the rest finish; then the session closes.
  */
 export class Http2Strategy implements ProtocolStrategy {
   constructor(private readonly host: StrategyHost) {}

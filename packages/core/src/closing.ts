@@ -1,0 +1,60 @@
+import type { Connection } from './connection.js';
+import type { DrainerCore } from './core.js';
+
+/**
+ * The connection is over for HTTP: its socket closed, or (released) it has
+ * sent its last response and its FIN and only lingers for the client's.
+ * It leaves the registry; a drain waiting on it settles.
+ */
+export function closeConnection(core: DrainerCore, connection: Connection, now: number): void {
+  const registry = core.registry;
+  connection.state = 'closed';
+  registry.delete(connection);
+  const task = connection.task;
+  let forced = false;
+  if (task && !task.result) {
+    forced = task.forced;
+    if (connection.held) task.droppedRequests += connection.held.length;
+    if (forced) {
+      registry.forcedCount++;
+      task.abortedRequests += connection.inFlight;
+      core.diagnostics.warn({ connectionId: connection.id, remoteAddress: connection.remoteAddress, inFlight: connection.inFlight }, 'drainkit: connection force-closed at drain deadline');
+    } else {
+      registry.drainedCount++;
+    }
+    const result = task.settle(now);
+    registry.remember(result);
+    core.diagnostics.connectionDrained(result);
+  }
+  connection.held = undefined;
+  connection.currentResponse = undefined;
+  core.diagnostics.connectionClosed(connection, forced);
+}
+
+/** True once shutdown has closed the listener and no socket is open or lingers. */
+export function allClosedNow(core: DrainerCore): boolean {
+  return core.listenerClosed && core.lingering.size === 0 && core.registry.size === 0;
+}
+
+/** After shutdown: resolves `socketsClosed()` once the listener is closed and no socket is open or lingers. */
+export function maybeAllClosed(core: DrainerCore): void {
+  if (!allClosedNow(core)) return;
+  core.socketsClosedWaiter?.resolve();
+  core.socketsClosedWaiter = undefined;
+  if (core.state === 'closed' && !core.socketsClosedAnnounced) {
+    core.socketsClosedAnnounced = true;
+    core.diagnostics.phase('sockets-closed', core.shutdownReport);
+  }
+}
+
+export function socketsClosed(core: DrainerCore): Promise<void> {
+  if (allClosedNow(core)) return Promise.resolve();
+  core.socketsClosedWaiter ??= deferred();
+  return core.socketsClosedWaiter.promise;
+}
+
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}

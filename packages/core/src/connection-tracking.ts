@@ -1,0 +1,68 @@
+import type { Socket } from 'node:net';
+import type tls from 'node:tls';
+import { closeConnection, maybeAllClosed } from './closing.js';
+import { Connection, kConnection } from './connection.js';
+import type { Carrier } from './connection.js';
+import type { DrainerCore } from './core.js';
+import { drainOne } from './drain-control.js';
+import { lingerEnded } from './lingering-close.js';
+import { retireAtFor } from './retirement.js';
+import { trackSocket, untrackSocket } from './socket-tracking.js';
+import type { ConnectionProtocol } from './types.js';
+
+/**
+ * A connection's entry and exit: the server's 'connection' (or
+ * 'secureConnection') listener registers every accepted socket, and the
+ * socket's close takes it out again.
+ */
+
+/** The server's 'connection' / 'secureConnection' listener, made once per drainer. */
+export function connectionListener(core: DrainerCore): (socket: Socket) => void {
+  return (socket: Socket): void => {
+    if (core.disposed || (socket as Carrier)[kConnection]) return;
+    const tlsSocket = socket as tls.TLSSocket;
+    const protocol: ConnectionProtocol = core.isHttp2 && (!core.isTls || tlsSocket.alpnProtocol === 'h2') ? 'h2' : 'http/1.1';
+    track(core, socket, protocol);
+  };
+}
+
+export function track(core: DrainerCore, socket: Socket, protocol: ConnectionProtocol): Connection {
+  const now = Date.now();
+  const registry = core.registry;
+  const connection = new Connection(core.host, ++registry.seq, socket, protocol, now);
+  (socket as Carrier)[kConnection] = connection;
+  trackSocket(socket);
+  registry.add(connection);
+  if (core.settings.maxConnectionAgeMs > 0) connection.retireAt = retireAtFor(core, now);
+  core.diagnostics.connectionOpened(connection);
+  if (core.listenerStopped) {
+    // Accepted by the kernel (or handed over by the cluster primary, or a late
+    // TLS handshake) before the listener closed: it drains with the rest, or
+    // on its own once the shutdown drain is over.
+    if (core.shutdownOperation?.add(connection, now) !== true) drainOne(core, connection, core.settings.timeoutMs, 'shutdown', false);
+  }
+  return connection;
+}
+
+/** ConnectionOwner: the connection's socket emitted 'close'. */
+export function socketClosed(core: DrainerCore, connection: Connection): void {
+  if (connection.state === 'closed') {
+    lingerEnded(core, connection);
+    return;
+  }
+  closeConnection(core, connection, Date.now());
+  if (core.listenerClosed) maybeAllClosed(core);
+}
+
+/** dispose(): forget every connection, leaving its socket as it was; held requests go to the application. */
+export function releaseAll(core: DrainerCore): void {
+  const now = Date.now();
+  for (const connection of core.registry.connections.values()) {
+    untrackSocket(connection.socket);
+    const held = connection.held;
+    connection.held = undefined;
+    if (held) for (const request of held) core.originalEmit.call(core.server, request.event, request.req, request.res);
+    connection.task?.settle(now);
+  }
+  core.registry.connections.clear();
+}

@@ -1,0 +1,89 @@
+import type { EventEmitter } from 'node:events';
+import type { Http2Session, ServerHttp2Stream } from 'node:http2';
+import net from 'node:net';
+import type { Socket } from 'node:net';
+import tls from 'node:tls';
+import type { Connection, ConnectionOwner } from './connection.js';
+import type { DrainOperation, OperationHost } from './drain.js';
+import { Diagnostics } from './diagnostics.js';
+import { Http1Strategy } from './http1-drain.js';
+import { Http2Strategy } from './http2-drain.js';
+import { Registry } from './registry.js';
+import type { ProtocolStrategy, ResolvedSettings, StrategyHost } from './strategy.js';
+import type { ConnectionProtocol, DrainerState, DrainReport, UpgradedDrainHook } from './types.js';
+import { UpgradedStrategy } from './upgraded-drain.js';
+
+export type EmitFn = (this: unknown, event: string | symbol, ...args: unknown[]) => boolean;
+
+/** What the modules call back into: the `Drainer` facade, which owns the core. */
+export type CoreHost = OperationHost & StrategyHost & ConnectionOwner;
+
+export interface CleanupHook {
+  name: string;
+  timeoutMs: number;
+  run: () => unknown;
+}
+
+/**
+ * The state of one drainer, shared by the modules that act on it
+ * (interception, http1-dispatch, http2-streams, drain-control, lingering-close,
+ * shutdown, retirement ...). Plain fields on one object, so the request hot
+ * path reads them with monomorphic property loads; it holds no behaviour
+ * beyond construction, which is why no module it names imports it back.
+ */
+export class DrainerCore {
+  readonly server: net.Server;
+  readonly settings: ResolvedSettings;
+  readonly host: CoreHost;
+  readonly registry: Registry;
+  readonly diagnostics: Diagnostics;
+  readonly strategies: Record<ConnectionProtocol, ProtocolStrategy>;
+  readonly isTls: boolean;
+  readonly isHttp2: boolean;
+
+  // Interception (set by interception.ts attach()).
+  originalEmit!: EmitFn;
+  hookedEmit!: EmitFn;
+  onConnection!: (socket: Socket) => void;
+  onSession!: (session: Http2Session) => void;
+  onStreamClose!: (this: ServerHttp2Stream) => void;
+
+  state: DrainerState = 'serving';
+  disposed = false;
+  upgradedDrainHook: UpgradedDrainHook | undefined = undefined;
+
+  // Shutdown (shutdown.ts).
+  shutdownPromise: Promise<DrainReport> | undefined = undefined;
+  shutdownOperation: DrainOperation | undefined = undefined;
+  shutdownController: AbortController | undefined = undefined;
+  readonly cleanupHooks: CleanupHook[] = [];
+  /** Set when shutdown closes the listener: from then on every new connection drains at once. */
+  listenerStopped = false;
+  /** Set once shutdown's listener close has completed (every socket Node counts has closed). */
+  listenerClosed = false;
+  shutdownReport: DrainReport | undefined = undefined;
+  /** Pending `socketsClosed()` callers, resolved when no socket is left after shutdown (closing.ts). */
+  socketsClosedWaiter: { promise: Promise<void>; resolve: () => void } | undefined = undefined;
+  socketsClosedAnnounced = false;
+
+  // Retirement (retirement.ts).
+  sweepTimer: NodeJS.Timeout | undefined = undefined;
+
+  // Lingering close (lingering-close.ts).
+  /** Released connections whose socket still waits for the client's FIN, with when it is destroyed at the latest. */
+  readonly lingering = new Map<Connection, number>();
+  lingerTimer: NodeJS.Timeout | undefined = undefined;
+  onLingerTimer!: () => void;
+
+  constructor(server: net.Server, settings: ResolvedSettings, host: CoreHost, events: EventEmitter) {
+    this.server = server;
+    this.settings = settings;
+    this.host = host;
+    this.registry = new Registry(host.drainerId);
+    this.diagnostics = new Diagnostics(events, host.drainerId, settings.logger);
+    this.isTls = server instanceof tls.Server;
+    // Http2Server and Http2SecureServer are not exported; updateSettings() is theirs alone.
+    this.isHttp2 = typeof (server as unknown as { updateSettings?: unknown }).updateSettings === 'function';
+    this.strategies = { 'http/1.1': new Http1Strategy(host), h2: new Http2Strategy(host), upgraded: new UpgradedStrategy(host) };
+  }
+}

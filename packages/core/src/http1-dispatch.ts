@@ -1,0 +1,100 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { kConnection } from './connection.js';
+import type { Carrier, Connection } from './connection.js';
+import { track } from './connection-tracking.js';
+import type { DrainerCore } from './core.js';
+import { advance } from './drain-control.js';
+import { retireIfDue } from './retirement.js';
+
+/**
+ * HTTP/1.1 requests, one at a time per connection: Node starts pipelined
+ * handlers concurrently, and "not yet started" has to mean something for a
+ * drain. A request arriving while another is in flight is held and
+ * dispatched when the first response finishes (or dropped by a drain).
+ */
+
+/** The 'request' / 'checkContinue' / 'checkExpectation' emit, routed here by interception.ts. */
+export function onRequest(core: DrainerCore, event: string, req: IncomingMessage, res: ServerResponse): boolean {
+  let connection = (req.socket as Carrier | null)?.[kConnection];
+  if (connection === undefined && req.httpVersionMajor === 1 && req.socket && !req.socket.destroyed) {
+    // A keep-alive connection opened before the drainer was attached: adopt it on its next request.
+    connection = track(core, req.socket, 'http/1.1');
+  }
+  if (connection?.state === 'closed') {
+    // Released: its FIN is out and it only lingers. A request that raced the
+    // FIN is never dispatched; the client sees the close and may retry it (RFC 9112 §9.3.1).
+    return true;
+  }
+  if (!connection || connection.protocol !== 'http/1.1') {
+    return core.originalEmit.call(core.server, event, req, res);
+  }
+  const task = connection.task;
+  // One request at a time per connection: Node starts pipelined handlers
+  // concurrently, and "not yet started" has to mean something for a drain.
+  if (connection.inFlight > 0 || (task !== undefined && task.endedAt !== 0)) {
+    (connection.held ??= []).push({ event, req, res });
+    return true;
+  }
+  dispatch(core, connection, event, req, res);
+  return true;
+}
+
+function dispatch(core: DrainerCore, connection: Connection, event: string, req: IncomingMessage, res: ServerResponse): void {
+  connection.inFlight++;
+  connection.currentResponse = res;
+  // Told of the response's end by Node's own detachSocket() call when it
+  // finishes: a 'close' listener per response costs measurably more per
+  // request. A response cut short ends with its socket, whose close we see.
+  (res as ServerResponse & { detachSocket: typeof detachSocketAndReport }).detachSocket = detachSocketAndReport;
+  retireIfDue(core, connection);
+  const task = connection.task;
+  if (task) {
+    // Served during a drain (a head that was arriving, or within idle grace): the last one.
+    task.servePartialHead = false;
+    res.shouldKeepAlive = false;
+    connection.state = 'draining';
+  } else {
+    connection.state = 'active';
+  }
+  core.originalEmit.call(core.server, event, req, res);
+}
+
+/** ConnectionOwner: the response in flight on the connection finished (Node detached it from the socket). */
+export function responseFinished(core: DrainerCore, connection: Connection, res: ServerResponse): void {
+  if (connection.state === 'closed' || connection.currentResponse !== res) return;
+  const now = Date.now();
+  connection.inFlight--;
+  connection.currentResponse = undefined;
+  connection.lastActiveAt = now;
+  const task = connection.task;
+  if (res.writableFinished) {
+    connection.requestsServed++;
+    if (task) task.completedRequests++;
+  } else if (task) {
+    task.abortedRequests++;
+  }
+  if (task) {
+    advance(core, task, now);
+    return;
+  }
+  const next = connection.held?.shift();
+  if (connection.held?.length === 0) connection.held = undefined;
+  if (next && !connection.socket.destroyed) {
+    dispatch(core, connection, next.event, next.req, next.res);
+    return;
+  }
+  connection.state = 'idle';
+  connection.bytesReadAtIdle = connection.socket.bytesRead;
+}
+
+/**
+ * Installed as a dispatched response's own `detachSocket`, which Node's HTTP
+ * server calls once when the response has finished, before it hands the socket
+ * to the next pipelined response.
+ */
+function detachSocketAndReport(this: ServerResponse, socket: Socket): void {
+  (Object.getPrototypeOf(this) as ServerResponse).detachSocket.call(this, socket);
+  const connection = (socket as Carrier)[kConnection];
+  if (connection !== undefined) connection.owner.responseFinished(connection, this);
+}

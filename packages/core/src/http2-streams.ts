@@ -1,0 +1,72 @@
+import { constants as h2constants } from 'node:http2';
+import type { Http2Session, ServerHttp2Stream } from 'node:http2';
+import { kConnection } from './connection.js';
+import type { Carrier, Connection } from './connection.js';
+import type { DrainerCore } from './core.js';
+import { advance } from './drain-control.js';
+import { retireIfDue } from './retirement.js';
+
+/**
+ * HTTP/2: a connection's session, and the streams on it counted in flight
+ * from the server's 'stream' emit to the stream's 'close'. Streams above the
+ * final GOAWAY's last stream id are refused (http2-drain.ts sends the GOAWAYs).
+ */
+
+/** The server's 'session' listener, made once per drainer. */
+export function sessionListener(): (session: Http2Session) => void {
+  return (session: Http2Session): void => {
+    // session.socket is a proxy that forwards property reads to the socket.
+    const connection = (session.socket as Carrier)[kConnection];
+    if (!connection || connection.state === 'closed') return;
+    connection.protocol = 'h2';
+    connection.session = session;
+    (session as Carrier)[kConnection] = connection;
+  };
+}
+
+/** The 'close' listener every dispatched stream gets, made once per drainer. */
+export function streamCloseListener(core: DrainerCore): (this: ServerHttp2Stream) => void {
+  return function (this: ServerHttp2Stream) {
+    const connection = (this as Carrier)[kConnection];
+    if (connection) streamClosed(core, connection, this);
+  };
+}
+
+/** The 'stream' emit, routed here by interception.ts. Node emits it with (stream, headers, flags, rawHeaders). */
+export function onStream(core: DrainerCore, stream: ServerHttp2Stream, headers: unknown, flags: unknown, rawHeaders: unknown): boolean {
+  const connection = (stream.session as Carrier | undefined)?.[kConnection];
+  if (!connection || connection.state === 'closed') return core.originalEmit.call(core.server, 'stream', stream, headers, flags, rawHeaders);
+  const task = connection.task;
+  const id = stream.id ?? 0;
+  if (task && task.goawayPhase === 2 && id > connection.lastStreamId) {
+    // Beyond the final GOAWAY's last stream id: refused, never dispatched (RFC 9113 §6.8).
+    task.droppedRequests++;
+    stream.close(h2constants.NGHTTP2_REFUSED_STREAM);
+    return true;
+  }
+  if (id > connection.lastStreamId) connection.lastStreamId = id;
+  connection.inFlight++;
+  connection.state = task ? 'draining' : 'active';
+  (stream as Carrier)[kConnection] = connection;
+  stream.on('close', core.onStreamClose);
+  retireIfDue(core, connection);
+  return core.originalEmit.call(core.server, 'stream', stream, headers, flags, rawHeaders);
+}
+
+function streamClosed(core: DrainerCore, connection: Connection, stream: ServerHttp2Stream): void {
+  if (connection.state === 'closed') return;
+  const now = Date.now();
+  connection.inFlight--;
+  connection.lastActiveAt = now;
+  const task = connection.task;
+  // Completed means the whole response went out; a stream closed by a reset
+  // or by a forced session destroy (rstCode may still read NO_ERROR) did not.
+  if (stream.writableFinished && (stream.rstCode === undefined || stream.rstCode === h2constants.NGHTTP2_NO_ERROR)) {
+    connection.requestsServed++;
+    if (task) task.completedRequests++;
+  } else if (task) {
+    task.abortedRequests++;
+  }
+  if (task) advance(core, task, now);
+  else if (connection.inFlight === 0) connection.state = 'idle';
+}
