@@ -1,4 +1,5 @@
-import type { Drainer, RequestDrain } from '@drainkit/core';
+import type { Drainer } from '@drainkit/core';
+import type { RequestDrain } from '@drainkit/core/adapter';
 import drainkit, { drainkitAdmin } from '@drainkit/fastify';
 import fastify from 'fastify';
 import type { FastifyInstance, FastifyRequest } from 'fastify';

@@ -1,11 +1,13 @@
-import { notAttachedError, readinessReply, resolveReadinessOptions } from '@drainkit/core/adapter';
+import { livenessReply, notAttachedError, readinessWithChecks, resolveReadinessOptions } from '@drainkit/core/adapter';
+import type { Drainer } from '@drainkit/core';
 import type { ReadinessOptions, RequestDrain } from '@drainkit/core/adapter';
 import type { RequestHandler } from 'express';
 import { send } from './send.js';
 
 /**
- * A handler for a health route: 200 while serving, 503 with `Retry-After` from
- * the moment shutdown starts. `app.get('/ready', readiness())`.
+ * A handler for a health route: 200 while serving and every critical
+ * `drainer.healthCheck()` is up, 503 with `Retry-After` from the moment
+ * shutdown starts (or while a critical check is down). `app.get('/ready', readiness())`.
  */
 export function readiness(options?: ReadinessOptions): RequestHandler {
   const { drainer, retryAfterSeconds } = resolveReadinessOptions(options);
@@ -15,6 +17,22 @@ export function readiness(options?: ReadinessOptions): RequestHandler {
       next(notAttachedError('readiness()'));
       return;
     }
-    send(res, readinessReply(target, retryAfterSeconds));
+    readinessWithChecks(target, retryAfterSeconds).then((reply) => send(res, reply), next);
+  };
+}
+
+/**
+ * A liveness route: 200 for as long as the process answers, during a graceful
+ * shutdown too, so Kubernetes does not kill a draining pod. `app.get('/live', liveness())`.
+ */
+export function liveness(options?: { drainer?: Drainer }): RequestHandler {
+  const { drainer } = resolveReadinessOptions(options);
+  return function drainkitLiveness(req, res, next) {
+    const target = drainer ?? (req.drain as RequestDrain | undefined)?.drainer;
+    if (!target) {
+      next(notAttachedError('liveness()'));
+      return;
+    }
+    send(res, livenessReply(target));
   };
 }

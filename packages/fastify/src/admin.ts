@@ -1,5 +1,7 @@
-import { DrainError, DrainErrorCodes, adminRoutes, handleAdminRequest, resolveAdminOptions } from '@drainkit/core';
-import type { AdminMatch, AdminOptions, AdminRoute, Drainer, RequestDrain } from '@drainkit/core';
+import { DrainError, DrainErrorCodes } from '@drainkit/core';
+import type { Drainer } from '@drainkit/core';
+import { adminRoutes, handleAdminRequest, resolveAdminOptions } from '@drainkit/core/adapter';
+import type { AdminMatch, AdminOptions, AdminRoute, RequestDrain } from '@drainkit/core/adapter';
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { sendReply } from './send.js';
 

@@ -1,5 +1,6 @@
-import { createRequestDrain } from '@drainkit/core';
-import type { Drainer, RequestDrain } from '@drainkit/core';
+import type { Drainer } from '@drainkit/core';
+import { createRequestDrain } from '@drainkit/core/adapter';
+import type { RequestDrain } from '@drainkit/core/adapter';
 
 declare module 'fastify' {
   interface FastifyInstance {

@@ -1,4 +1,4 @@
-import type { HttpReply } from '@drainkit/core';
+import type { HttpReply } from '@drainkit/core/adapter';
 import type { FastifyReply } from 'fastify';
 
 /** Sends a core reply as is: the body is already serialized, so Fastify's serializer stays out of it. */

@@ -1,10 +1,11 @@
 import { Injectable } from '@nestjs/common';
+import type { HealthCheckResult } from '@drainkit/core';
 import { DrainService } from './drain.service.js';
 
 /** The shape of a `@nestjs/terminus` HealthIndicatorResult, without depending on terminus. */
 export type DrainHealthResult<Key extends string = string> = Record<
   Key,
-  { status: 'up' | 'down'; state: string; connections?: number }
+  { status: 'up' | 'down'; state: string; connections?: number; checks?: Record<string, HealthCheckResult> }
 >;
 
 /**
@@ -13,17 +14,31 @@ export type DrainHealthResult<Key extends string = string> = Record<
  * failure and answers 503, so terminus stays an optional dependency:
  *
  *   @Get('ready') @HealthCheck()
- *   ready() { return this.health.check([() => this.drainHealth.isReady('drain')]); }
+ *   ready() { return this.health.check([() => this.drainHealth.check('drain')]); }
  */
 @Injectable()
 export class DrainHealthIndicator {
   constructor(private readonly drainService: DrainService) {}
 
+  /** Serving or not, without running the health checks. */
   isReady<Key extends string = 'drain'>(key: Key = 'drain' as Key): DrainHealthResult<Key> {
     const service = this.drainService;
     const up = service.isReady();
     const state = service.attached ? service.state : 'not-attached';
     const detail = up ? { status: 'up' as const, state, connections: service.stats().open } : { status: 'down' as const, state };
+    return { [key]: detail } as DrainHealthResult<Key>;
+  }
+
+  /**
+   * Serving, and every critical `drainer.healthCheck()` up (the checks run,
+   * cached as in the other adapters' readiness handlers; each is listed under `checks`).
+   */
+  async check<Key extends string = 'drain'>(key: Key = 'drain' as Key): Promise<DrainHealthResult<Key>> {
+    const base = this.isReady(key);
+    const service = this.drainService;
+    if (base[key].status === 'down' || service.drainer.healthCheckCount === 0) return base;
+    const report = await service.drainer.checkHealth();
+    const detail = { ...base[key], status: report.healthy ? ('up' as const) : ('down' as const), checks: report.checks };
     return { [key]: detail } as DrainHealthResult<Key>;
   }
 }
