@@ -127,6 +127,8 @@ describe('DrainModule wiring (Test.createTestingModule)', () => {
     const indicator = app.get(DrainHealthIndicator);
     expect(await health.check([() => indicator.isReady()])).toMatchObject({ status: 'ok', info: { drain: { status: 'up' } } });
     const shutdown = app.get(DrainService).shutdown();
+    // Liveness stays up while the shutdown runs.
+    expect(app.get(DrainService).liveness()).toEqual({ alive: true, state: 'shutting-down' });
     await expect(health.check([() => indicator.isReady()])).rejects.toMatchObject({
       status: 503,
       response: { status: 'error', error: { drain: { status: 'down', state: 'shutting-down' } } },

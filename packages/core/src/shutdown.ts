@@ -63,7 +63,8 @@ async function runShutdown(core: DrainerCore, settings: OperationSettings, delay
           diagnostics.fire('cleanup:error', { name: hook.name, error, stage: 'before-shutdown' });
         }).then(() => diagnostics.phase('before-shutdown-done'))
       : undefined;
-  await Promise.all([delay, hooks]);
+  // Without either, the listener closes in this same tick, as shutdown() always did.
+  if (delay || hooks) await Promise.all([delay, hooks]);
   const startedAt = Date.now();
   core.listenerStopped = true;
   const listenerClosed = stopListening(core.server);
