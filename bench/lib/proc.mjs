@@ -81,7 +81,7 @@ export function autocannon(url, { connections, durationSec }) {
       if (code !== 0) return reject(new Error(`autocannon exited ${code}: ${err}`));
       try {
         resolve(JSON.parse(out));
-      } catch (error) {
+      } catch {
         reject(new Error(`autocannon output was not JSON: ${out.slice(0, 200)} ${err}`));
       }
     });

@@ -136,7 +136,7 @@ export function readme(results) {
   lines.push('## Machine and command', '');
   lines.push(`- ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, ${m.platform}, Node ${m.node}`);
   lines.push(`- ${results.date}, ${results.durationSec} s in total`);
-  lines.push('- `npm run build && npm run bench` (runs `' + results.command + '`; the benchmark imports the built packages)');
+  lines.push(`- \`npm run build && npm run bench\` (runs \`${results.command}\`; the benchmark imports the built packages)`);
   lines.push('- raw figures: [results/latest.json](results/latest.json)', '');
   lines.push('## Targets (from the issue), judged on the medians', '');
   lines.push('| target | measured | |', '|---|---|---|');
@@ -210,7 +210,7 @@ export function readme(results) {
 export async function writeResults(results) {
   await mkdir(RESULTS, { recursive: true });
   results.targets = judge(results);
-  const json = JSON.stringify(results, null, 2) + '\n';
+  const json = `${JSON.stringify(results, null, 2)}\n`;
   const stamp = results.date.replace(/[:.]/g, '-');
   const files = [new URL(`bench-${stamp}.json`, RESULTS), new URL('latest.json', RESULTS), new URL('chart.svg', RESULTS), new URL('README.md', BENCH)];
   await writeFile(files[0], json);

@@ -68,12 +68,12 @@ export async function startServer({ port = 8443, log = console.log } = {}) {
 // Run directly: serve until SIGTERM/SIGINT, then shut down gracefully.
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const { drainer, url } = await startServer({ port: Number(process.env.PORT ?? 8443) });
+  // SIGTERM / SIGINT: not ready any more, every connection drains, then the
+  // process exits (0 when nothing was forced); a second signal forces.
+  drainer.handleSignals({
+    onDone: ({ trigger, report }) =>
+      console.log(`[server] ${trigger}: shutdown done: ${report ? `${report.closed} closed gracefully, ${report.forced} forced` : 'cut short'}`),
+  });
+  // Printed once the handlers are in place: a SIGTERM sent on seeing this line is handled.
   console.log(`[server] listening on ${url} (HTTP/2 and HTTP/1.1; self-signed certificate: use curl -k)`);
-  const stop = async (signal) => {
-    console.log(`[server] ${signal}: not ready any more; draining`);
-    const report = await drainer.shutdown({ timeoutMs: 10_000 });
-    console.log(`[server] shutdown done: ${report.closed} closed gracefully, ${report.forced} forced`);
-  };
-  process.once('SIGTERM', () => void stop('SIGTERM'));
-  process.once('SIGINT', () => void stop('SIGINT'));
 }

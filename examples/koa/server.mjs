@@ -81,18 +81,9 @@ drainer.on('shutdown:phase', ({ phase, report }) => {
   console.log(report ? `shutdown: ${phase} (${report.closed} closed, ${report.forced} forced)` : `shutdown: ${phase}`);
 });
 
-let stopping = false;
-for (const signal of ['SIGTERM', 'SIGINT']) {
-  process.on(signal, () => {
-    if (stopping) process.exit(1); // a second signal: stop waiting
-    stopping = true;
-    // socketsClosed(): the last sockets finish their lingering close before the process goes.
-    drainer.shutdown().then(async (report) => {
-      await drainer.socketsClosed();
-      process.exit(report.forced > 0 ? 1 : 0);
-    });
-  });
-}
+// SIGTERM / SIGINT: readiness fails, in-flight requests finish, every connection
+// closes, then the process exits (0 when nothing was forced); a second signal forces.
+drainer.handleSignals();
 
 const { port } = await listening;
 console.log(`admin page: http://127.0.0.1:${port}/admin (user "admin", password "${adminPassword}")`);

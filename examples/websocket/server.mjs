@@ -48,13 +48,13 @@ export async function startServer({ port = 8080, log = console.log } = {}) {
 // Run directly: serve until SIGTERM/SIGINT, then shut down gracefully.
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const { drainer, wss, url } = await startServer({ port: Number(process.env.PORT ?? 8080) });
+  // Runs after the last connection closed: the WebSocket server has nothing left to serve.
+  drainer.onShutdown(() => wss.close(), { name: 'ws' });
+  // SIGTERM / SIGINT: every WebSocket gets close 1001, then the process exits (0 when nothing was forced).
+  drainer.handleSignals({
+    onDone: ({ trigger, report }) =>
+      console.log(`[server] ${trigger}: shutdown done: ${report ? `${report.closed} closed gracefully, ${report.forced} forced` : 'cut short'}`),
+  });
+  // Printed once the handlers are in place: a SIGTERM sent on seeing this line is handled.
   console.log(`[server] listening on ${url}`);
-  const stop = async (signal) => {
-    console.log(`[server] ${signal}: draining`);
-    const report = await drainer.shutdown({ timeoutMs: 10_000 });
-    wss.close();
-    console.log(`[server] shutdown done: ${report.closed} closed gracefully, ${report.forced} forced`);
-  };
-  process.once('SIGTERM', () => void stop('SIGTERM'));
-  process.once('SIGINT', () => void stop('SIGINT'));
 }

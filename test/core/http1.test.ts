@@ -23,8 +23,8 @@ afterEach(async () => {
 
 async function setup(options: Parameters<typeof createDrainer>[1] = {}): Promise<Fixture> {
   const calls: string[] = [];
-  let gate = deferred();
-  let started = deferred();
+  const gate = deferred();
+  const started = deferred();
   const server = http.createServer((req, res) => {
     calls.push(req.url ?? '');
     if (req.url?.startsWith('/slow')) {

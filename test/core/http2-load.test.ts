@@ -16,7 +16,7 @@ afterEach(async () => {
 });
 
 function expectedBody(path: string): string {
-  return `${path}:` + CHUNK.repeat(CHUNKS);
+  return `${path}:${CHUNK.repeat(CHUNKS)}`;
 }
 
 it('drains an h2 session under 100 concurrent streams: every accepted stream completes, every other one is refused cleanly', async () => {

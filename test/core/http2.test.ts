@@ -1,5 +1,5 @@
 import http2 from 'node:http2';
-import tls from 'node:tls';
+import type tls from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createDrainer } from '@drainkit/core';
 import type { Drainer, DrainerOptions } from '@drainkit/core';

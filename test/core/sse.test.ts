@@ -126,7 +126,7 @@ describe('long-lived responses: drainer.signalFor()', () => {
     await response.done;
     await draining;
     expect(late?.aborted).toBe(true);
-    expect((late?.reason as DrainError).code).toBe('ERR_DRAIN_CONNECTION_DRAINING');
+    expect((late?.reason as DrainError | undefined)?.code).toBe('ERR_DRAIN_CONNECTION_DRAINING');
   });
 
   it('rejects a target that is not an object with ERR_DRAIN_INVALID_ARGUMENT', async () => {

@@ -39,8 +39,8 @@ export interface ServerKind {
 export function slowGate(): { calls: string[]; release(): void; slowStarted(): Promise<void>; enterSlow(path: string): Promise<void> } {
   const calls: string[] = [];
   let released = false;
-  let waiters: Array<() => void> = [];
-  let startWaiters: Array<() => void> = [];
+  const waiters: Array<() => void> = [];
+  const startWaiters: Array<() => void> = [];
   return {
     calls,
     release() {

@@ -42,6 +42,7 @@ describe('npm run demo', () => {
     expect(stderr).toBe('');
     expect(code).toBe(0);
     expect(ms).toBeLessThan(8_000);
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: ESC is what the assertion looks for (ANSI colour codes)
     expect(stdout).not.toMatch(/[\r\x1b]/); // no redraw, no colour
 
     const out = lines(stdout);

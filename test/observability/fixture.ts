@@ -18,7 +18,7 @@ export interface ObservedServer {
 
 export async function startServer(options: DrainerOptions = {}): Promise<ObservedServer> {
   const calls: string[] = [];
-  let pending: Array<() => void> = [];
+  const pending: Array<() => void> = [];
   let waiting = 0;
   const waiters: Array<() => void> = [];
   const server = http.createServer((req, res) => {

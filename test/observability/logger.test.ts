@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { describe, expect, it, vi } from 'vitest';
 import { DrainError } from '@drainkit/core';
-import type { DrainerOptions, DrainLogger } from '@drainkit/core';
+import type { DrainLogger } from '@drainkit/core';
 import { get } from '../helpers/net.js';
 import { observedServers, startServer } from './fixture.js';
 

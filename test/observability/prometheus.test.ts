@@ -37,6 +37,7 @@ async function scrape(registry: Registry): Promise<Sample[]> {
 }
 
 /** The value of the one sample with this name and (at least) these labels; undefined when absent. */
+// biome-ignore lint/suspicious/noShadowRestrictedNames: a module-scope helper; Object.prototype.valueOf is not reached through it
 function valueOf(samples: Sample[], name: string, labels: Record<string, string> = {}): number | undefined {
   const found = samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
   if (found.length > 1) throw new Error(`${found.length} samples match ${name} ${JSON.stringify(labels)}`);

@@ -21,7 +21,9 @@ async function idleConnections(count: number) {
     await closeServer(server);
   });
   const clients = await Promise.all(Array.from({ length: count }, () => RawClient.connect(port)));
-  cleanups.push(() => clients.forEach((c) => c.destroy()));
+  cleanups.push(() => {
+    for (const c of clients) c.destroy();
+  });
   await until(() => drainer.connections().length === count);
   /** When each drain started, from the connection:drained results (closed at `now`, after `durationMs`). */
   const startTimes: number[] = [];

@@ -199,7 +199,10 @@ async function runRoute(drainer: Drainer, route: AdminRouteName, params: Record<
       for (const key of DRAIN_OPTION_KEYS) if (body[key] !== undefined) options[key] = body[key];
       // The reply names exactly the connections this drain covers.
       const ids = new Set(drainer.connections(filter).map((connection) => connection.id));
-      await launch(drainer, drainer.drain((connection) => ids.has(connection.id), options));
+      await launch(
+        drainer,
+        drainer.drain((connection) => ids.has(connection.id), options),
+      );
       return jsonReply(202, { draining: [...ids] });
     }
     case 'shutdown':

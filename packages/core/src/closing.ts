@@ -18,7 +18,10 @@ export function closeConnection(core: DrainerCore, connection: Connection, now: 
     if (forced) {
       registry.forcedCount++;
       task.abortedRequests += connection.inFlight;
-      core.diagnostics.warn({ connectionId: connection.id, remoteAddress: connection.remoteAddress, inFlight: connection.inFlight }, 'drainkit: connection force-closed at drain deadline');
+      core.diagnostics.warn(
+        { connectionId: connection.id, remoteAddress: connection.remoteAddress, inFlight: connection.inFlight },
+        'drainkit: connection force-closed at drain deadline',
+      );
     } else {
       registry.drainedCount++;
     }

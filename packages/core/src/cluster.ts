@@ -11,10 +11,7 @@ import { checkKnownKeys, checkObject, countOption, durationOption } from './opti
 import { socketsClosedOrLingerOver } from './signals.js';
 
 /** Worker -> primary once its server listens; primary -> worker to drain and exit; worker -> primary with the outcome. */
-type ClusterMessage =
-  | { drainkit: 'ready' }
-  | { drainkit: 'drain'; timeoutMs?: number }
-  | { drainkit: 'drained'; total: number; forced: number };
+type ClusterMessage = { drainkit: 'ready' } | { drainkit: 'drain'; timeoutMs?: number } | { drainkit: 'drained'; total: number; forced: number };
 
 function isMessage(value: unknown, kind: ClusterMessage['drainkit']): boolean {
   return typeof value === 'object' && value !== null && (value as { drainkit?: unknown }).drainkit === kind;

@@ -1,6 +1,6 @@
 import type { EventEmitter } from 'node:events';
 import type { Http2Session, ServerHttp2Stream } from 'node:http2';
-import net from 'node:net';
+import type net from 'node:net';
 import type { Socket } from 'node:net';
 import tls from 'node:tls';
 import type { BeforeShutdownHook } from './before-shutdown.js';

@@ -64,10 +64,7 @@ export class Drainer extends EventEmitter implements OperationHost, StrategyHost
   constructor(server: net.Server, options?: DrainerOptions) {
     super();
     if (!(server instanceof net.Server)) {
-      throw new DrainError(
-        DrainErrorCodes.NOT_A_SERVER,
-        `createDrainer needs a net.Server (http, https or http2 server), got ${describeValue(server)}`,
-      );
+      throw new DrainError(DrainErrorCodes.NOT_A_SERVER, `createDrainer needs a net.Server (http, https or http2 server), got ${describeValue(server)}`);
     }
     if ((server as AnyServer)[kDrainer]) {
       throw new DrainError(DrainErrorCodes.ALREADY_ATTACHED, 'This server already has a drainer; dispose() it before creating another');

@@ -55,8 +55,5 @@ export function describeValue(value: unknown): string {
 }
 
 export function invalidOption(name: string, value: unknown, expected: string): DrainError<'ERR_DRAIN_INVALID_OPTION'> {
-  return new DrainError(
-    DrainErrorCodes.INVALID_OPTION,
-    `Invalid option "${name}": expected ${expected}, got ${describeValue(value)}`,
-  );
+  return new DrainError(DrainErrorCodes.INVALID_OPTION, `Invalid option "${name}": expected ${expected}, got ${describeValue(value)}`);
 }

@@ -51,7 +51,10 @@ export function readinessReply(drainer: Drainer, retryAfterSeconds: number): Htt
 export function drainerOption(helper: string, value: unknown): Drainer | undefined {
   if (value === undefined) return undefined;
   if (!isDrainerLike(value)) {
-    throw new DrainError(DrainErrorCodes.INVALID_OPTION, `Invalid option "drainer" of ${helper}(): expected a Drainer from createDrainer(), got ${describeValue(value)}`);
+    throw new DrainError(
+      DrainErrorCodes.INVALID_OPTION,
+      `Invalid option "drainer" of ${helper}(): expected a Drainer from createDrainer(), got ${describeValue(value)}`,
+    );
   }
   return value;
 }

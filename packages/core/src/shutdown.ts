@@ -122,7 +122,9 @@ async function runCleanupHooks(core: DrainerCore): Promise<void> {
       const outcome = await withTimeout(Promise.resolve().then(hook.run), hook.timeoutMs);
       if (!outcome) throw new Error(`timed out after ${hook.timeoutMs} ms`);
     } catch (cause) {
-      const error = new DrainError(DrainErrorCodes.CLEANUP_FAILED, `Shutdown cleanup "${hook.name}" failed: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+      const error = new DrainError(DrainErrorCodes.CLEANUP_FAILED, `Shutdown cleanup "${hook.name}" failed: ${(cause as Error)?.message ?? String(cause)}`, {
+        cause,
+      });
       core.diagnostics.log('error', { err: error, hook: hook.name }, 'drainkit: shutdown cleanup failed');
       core.diagnostics.fire('cleanup:error', { name: hook.name, error, stage: 'cleanup' });
     }

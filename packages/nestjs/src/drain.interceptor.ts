@@ -34,7 +34,9 @@ export class DrainInterceptor implements NestInterceptor {
     if (drainAfter) {
       // Started now, while the request is in flight: core marks the response
       // `Connection: close` and closes the connection once it has been sent.
-      this.drainService.drainAfterResponse(request).catch((error: unknown) => this.logger.error(`@DrainAfterResponse(): ${(error as Error)?.message ?? String(error)}`));
+      this.drainService
+        .drainAfterResponse(request)
+        .catch((error: unknown) => this.logger.error(`@DrainAfterResponse(): ${(error as Error)?.message ?? String(error)}`));
     }
     return next.handle().pipe(catchError((error: unknown) => this.withReadinessHeaders(error, context)));
   }

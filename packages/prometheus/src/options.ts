@@ -77,8 +77,8 @@ export function resolveMetricsOptions(options: unknown): ResolvedMetricsOptions 
   if (
     buckets !== undefined &&
     (!Array.isArray(buckets) ||
-    buckets.length === 0 ||
-    !buckets.every((bound, i) => typeof bound === 'number' && Number.isFinite(bound) && bound > 0 && (i === 0 || bound > (buckets[i - 1] as number))))
+      buckets.length === 0 ||
+      !buckets.every((bound, i) => typeof bound === 'number' && Number.isFinite(bound) && bound > 0 && (i === 0 || bound > (buckets[i - 1] as number))))
   ) {
     throw invalidOption('buckets', buckets, 'a non-empty array of increasing positive finite numbers (seconds)');
   }
