@@ -113,7 +113,10 @@ describe.each(majors)('@drainkit/fastify on Fastify %i', (major) => {
     let aborted: unknown;
     const { app, port, gate } = await start({
       routes(instance) {
-        instance.get('/info', async (req) => ({ id: req.drain.connection?.id, protocol: req.drain.connection?.protocol, same: req.drain === req.drain }));
+        instance.get('/info', async (req) => {
+          const first = req.drain;
+          return { id: first.connection?.id, protocol: first.connection?.protocol, same: first === req.drain };
+        });
         instance.get('/logout', async (req) => {
           void req.drain.drainAfterResponse();
           return 'bye';

@@ -35,14 +35,20 @@ export function beforeShutdownHook(run: unknown, options: unknown, index: number
 }
 
 /** Runs every hook at once; resolves when each has settled or timed out. `report` gets each failure. */
-export async function runBeforeShutdownHooks(hooks: readonly BeforeShutdownHook[], report: (hook: BeforeShutdownHook, error: DrainError) => void): Promise<void> {
+export async function runBeforeShutdownHooks(
+  hooks: readonly BeforeShutdownHook[],
+  report: (hook: BeforeShutdownHook, error: DrainError) => void,
+): Promise<void> {
   await Promise.all(
     hooks.map(async (hook) => {
       try {
         const inTime = await withTimeout(Promise.resolve().then(hook.run), hook.timeoutMs);
         if (!inTime) throw new Error(`timed out after ${hook.timeoutMs} ms`);
       } catch (cause) {
-        report(hook, new DrainError(DrainErrorCodes.CLEANUP_FAILED, `beforeShutdown hook "${hook.name}" failed: ${(cause as Error)?.message ?? String(cause)}`, { cause }));
+        report(
+          hook,
+          new DrainError(DrainErrorCodes.CLEANUP_FAILED, `beforeShutdown hook "${hook.name}" failed: ${(cause as Error)?.message ?? String(cause)}`, { cause }),
+        );
       }
     }),
   );

@@ -33,14 +33,7 @@ export interface DrainProgressEvent {
  * lingering ones included; it comes after 'cleanup-done', once the last
  * lingering socket closed.
  */
-export type ShutdownPhase =
-  | 'readiness-failed'
-  | 'delay-elapsed'
-  | 'before-shutdown-done'
-  | 'listener-closed'
-  | 'drained'
-  | 'cleanup-done'
-  | 'sockets-closed';
+export type ShutdownPhase = 'readiness-failed' | 'delay-elapsed' | 'before-shutdown-done' | 'listener-closed' | 'drained' | 'cleanup-done' | 'sockets-closed';
 
 export interface ShutdownPhaseEvent {
   phase: ShutdownPhase;

@@ -57,7 +57,10 @@ export class HealthRegistry {
 
   add(name: unknown, check: unknown, options?: HealthCheckOptions): void {
     if (typeof name !== 'string' || !NAME.test(name)) {
-      throw new DrainError(DrainErrorCodes.INVALID_ARGUMENT, `healthCheck(name, check): name must be 1-64 letters, digits or . _ : -, got ${describeValue(name)}`);
+      throw new DrainError(
+        DrainErrorCodes.INVALID_ARGUMENT,
+        `healthCheck(name, check): name must be 1-64 letters, digits or . _ : -, got ${describeValue(name)}`,
+      );
     }
     if (typeof check !== 'function') {
       throw new DrainError(DrainErrorCodes.INVALID_ARGUMENT, `healthCheck(name, check): check must be a function, got ${describeValue(check)}`);

@@ -54,8 +54,7 @@ async function runShutdown(core: DrainerCore, settings: OperationSettings, delay
   const diagnostics = core.diagnostics;
   // Still serving normally meanwhile, so load balancers remove this instance
   // before the listener closes; the listener waits for the delay and the hooks both.
-  const delay =
-    delayMs > 0 ? new Promise<void>((resolve) => setTimeout(resolve, delayMs).unref()).then(() => diagnostics.phase('delay-elapsed')) : undefined;
+  const delay = delayMs > 0 ? new Promise<void>((resolve) => setTimeout(resolve, delayMs).unref()).then(() => diagnostics.phase('delay-elapsed')) : undefined;
   const hooks =
     core.beforeShutdownHooks.length > 0
       ? runBeforeShutdownHooks(core.beforeShutdownHooks, (hook, error) => {

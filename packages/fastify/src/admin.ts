@@ -23,10 +23,7 @@ export const drainkitAdmin: FastifyPluginAsync<FastifyAdminOptions> = async func
   const resolved = resolveAdminOptions<FastifyRequest>(options, ['prefix', 'logLevel', 'logSerializers']);
   const fallback = resolved.drainer ?? (app.hasDecorator('drainer') ? (app.drainer as Drainer | undefined) : undefined);
   if (!fallback) {
-    throw new DrainError(
-      DrainErrorCodes.NOT_ATTACHED,
-      'drainkitAdmin: no drainer; register the drainkit plugin before drainkitAdmin, or pass { drainer }',
-    );
+    throw new DrainError(DrainErrorCodes.NOT_ATTACHED, 'drainkitAdmin: no drainer; register the drainkit plugin before drainkitAdmin, or pass { drainer }');
   }
   // Bodies are left unread here: core reads them with its own limit and
   // content-type rules (415 for non-JSON, "{}" for an empty JSON body), as on Express and Koa.

@@ -9,7 +9,11 @@ import { sendReply } from './send.js';
  * (Retry-After tells the prober when to look again); liveness stays 200
  * throughout, so a draining pod is not killed for it.
  */
-export function addProbes(app: FastifyInstance, drainer: Drainer, paths: { readinessPath?: string | undefined; livenessPath?: string | undefined; retryAfterSeconds?: number | undefined }): void {
+export function addProbes(
+  app: FastifyInstance,
+  drainer: Drainer,
+  paths: { readinessPath?: string | undefined; livenessPath?: string | undefined; retryAfterSeconds?: number | undefined },
+): void {
   // Core's validation of the option, so a bad value fails as in the other adapters.
   const { retryAfterSeconds } = resolveReadinessOptions({ retryAfterSeconds: paths.retryAfterSeconds });
   if (paths.readinessPath !== undefined) {
