@@ -65,7 +65,7 @@ const registry = new Registry();
     code: `
 import express from 'express';
 import { createDrainer } from '@drainkit/core';
-import { adminRouter, drainMiddleware, readiness } from '@drainkit/express';
+import { adminRouter, drainMiddleware, liveness, readiness } from '@drainkit/express';
 const app = express();
 /** @type {import('@drainkit/express').ExpressAdminOptions['authorize']} */
 const authorize = () => true;
@@ -79,7 +79,7 @@ import http from 'node:http';
 import Koa from 'koa';
 import { Router } from '@koa/router';
 import { createDrainer } from '@drainkit/core';
-import { adminRouter, drainMiddleware, readiness } from '@drainkit/koa';
+import { adminRouter, drainMiddleware, liveness, readiness } from '@drainkit/koa';
 const app = new Koa();
 const router = new Router();
 /** @type {import('@drainkit/koa').KoaAdminOptions['authorize']} */
@@ -91,6 +91,17 @@ const authorize = () => true;
     lang: 'js',
     code: `
 const pool = { end: async () => {} };
+`,
+  },
+  /** docs/kubernetes.md, health checks and beforeShutdown: a drainer, a service registry, a queue consumer, a database pool, a cache. */
+  'drainer-deps': {
+    lang: 'js',
+    code: `${jsDrainer}
+const consul = { agent: { service: { deregister: async (/** @type {string} */ _id) => {} } } };
+const serviceId = 'app-1';
+const consumer = { pause: async () => {} };
+const pool = { query: async (/** @type {string} */ _sql, /** @type {{ signal: AbortSignal }} */ _options) => {} };
+const redis = { ping: async () => 'PONG' };
 `,
   },
   /** docs/pm2.md (CommonJS): the application's request listener and a database. */

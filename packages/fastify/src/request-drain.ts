@@ -2,17 +2,6 @@ import type { Drainer } from '@drainkit/core';
 import { createRequestDrain } from '@drainkit/core/adapter';
 import type { RequestDrain } from '@drainkit/core/adapter';
 
-declare module 'fastify' {
-  interface FastifyInstance {
-    /** Set by the drainkit plugin: the drainer attached to `app.server`. */
-    drainer: Drainer;
-  }
-  interface FastifyRequest {
-    /** Set by the drainkit plugin: the request's connection, drain `signal` and `drainAfterResponse()`. */
-    drain: RequestDrain;
-  }
-}
-
 const kDrain = Symbol('drainkit.request-drain');
 
 type Carrier = { raw: object; [kDrain]?: RequestDrain };
