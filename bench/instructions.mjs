@@ -1,0 +1,158 @@
+#!/usr/bin/env node
+// Instructions per request, counted by callgrind: the steady per-request measure
+// (wall-clock CPU on a shared machine moves by ±5%, instruction counts by ~0.1%).
+// Each server variant runs in its own process under `valgrind --tool=callgrind`;
+// a client in another process (not measured) sends requests over keep-alive
+// connections, one at a time per connection. After a warm-up, the server counts
+// a window with no requests and a window with N requests (callgrind zeroes its
+// counters at uv_os_getpriority and dumps them at uv_loadavg, which the server
+// calls on IPC commands); (window N − empty window) / N is the per-request figure.
+// Usage: node bench/instructions.mjs [--node 20,24] [--variants bare,drainkit,...]
+//        [--requests 2000] [--warmup 6000] [--connections 1] [--tolerance 0.005] [--max-windows 10]
+//        [--node-args=--single-threaded] [--keep] [--no-write]
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { execFileSync } from 'node:child_process';
+import { startChild } from './lib/proc.mjs';
+import { summarize } from './lib/stats.mjs';
+import { resolveNodes } from './lib/node-bins.mjs';
+import { writeInstructions } from './lib/instructions-report.mjs';
+
+export const PAIRS = [
+  ['drainkit', 'bare'],
+  ['http-terminator', 'bare'],
+  ['stoppable', 'bare'],
+  ['express+drainkit', 'express'],
+  ['express+attach', 'express'],
+  ['express+middleware', 'express'],
+  ['koa+attach', 'koa'],
+];
+const ALL = ['bare', 'drainkit', 'http-terminator', 'stoppable', 'express', 'express+drainkit', 'express+attach', 'express+middleware', 'koa', 'koa+attach'];
+
+const { values: flags } = parseArgs({
+  options: {
+    node: { type: 'string', default: '' },
+    variants: { type: 'string', default: ALL.join(',') },
+    requests: { type: 'string', default: '2000' },
+    warmup: { type: 'string', default: '6000' },
+    connections: { type: 'string', default: '1' },
+    // Window pairs are repeated until two in a row agree within --tolerance (JIT tier-up
+    // under valgrind takes thousands of requests), at most --max-windows.
+    tolerance: { type: 'string', default: '0.005' },
+    'max-windows': { type: 'string', default: '14' },
+    keep: { type: 'boolean', default: false },
+    // V8 flags for the measured server, e.g. --single-threaded (compiler and GC on the main thread).
+    'node-args': { type: 'string', default: '--single-threaded' },
+    'no-write': { type: 'boolean', default: false },
+  },
+});
+const REQUESTS = Number(flags.requests);
+const WARMUP = Number(flags.warmup);
+const CONNECTIONS = Number(flags.connections);
+const TOLERANCE = Number(flags.tolerance);
+const MAX_WINDOWS = Number(flags['max-windows']);
+const VARIANTS = flags.variants.split(',').filter(Boolean);
+for (const v of VARIANTS) if (!ALL.includes(v)) throw new Error(`bench: unknown variant ${v} (one of ${ALL.join(', ')})`);
+const SERVER = new URL('./lib/server.mjs', import.meta.url).pathname;
+const CLIENTS = new URL('./lib/clients.mjs', import.meta.url).pathname;
+const log = (...args) => console.error('[instructions]', ...args);
+
+try {
+  execFileSync('valgrind', ['--version'], { stdio: 'ignore' });
+} catch {
+  throw new Error('bench: valgrind is not installed (apt-get install -y valgrind)');
+}
+
+/** The `totals:` line of a callgrind dump: instructions over every thread since the last zero. */
+function dumpTotal(file) {
+  const match = /^totals:\s*(\d+)/m.exec(readFileSync(file, 'utf8'));
+  if (!match) throw new Error(`bench: no totals in ${file}`);
+  return Number(match[1]);
+}
+
+/** Dump files callgrind wrote for `--callgrind-out-file=<dir>/cg.%p`: cg.<pid>.<part>, by part. */
+function dumps(dir) {
+  return readdirSync(dir)
+    .map((f) => /^cg\.\d+\.(\d+)$/.exec(f))
+    .filter(Boolean)
+    .map((m) => ({ part: Number(m[1]), file: path.join(dir, m[0]) }))
+    .sort((a, b) => a.part - b.part);
+}
+
+async function measure(node, variant, clients) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'drainkit-callgrind-'));
+  const wrapper = [
+    'valgrind', '--tool=callgrind', `--callgrind-out-file=${dir}/cg.%p`, `--log-file=${dir}/valgrind.%p.log`,
+    '--zero-before=uv_os_getpriority', '--dump-before=uv_loadavg', '--dump-instr=no',
+  ];
+  const nodeArgs = flags['node-args'].split(' ').filter(Boolean);
+  const server = startChild(SERVER, [variant], { node: node.binary, wrapper, nodeArgs });
+  try {
+    const { port } = await server.ready;
+    await clients.call('requests', { port, count: WARMUP, connections: CONNECTIONS });
+    const windowTotal = async (count) => {
+      const before = dumps(dir).length;
+      await server.call('count-start');
+      if (count > 0) await clients.call('requests', { port, count, connections: CONNECTIONS });
+      const { requests } = await server.call('count-stop');
+      const after = dumps(dir);
+      if (after.length !== before + 1) throw new Error(`bench: expected one new callgrind dump, found ${after.length - before}`);
+      return { total: dumpTotal(after.at(-1).file), requests };
+    };
+    const perRequest = [];
+    for (let w = 0; w < MAX_WINDOWS; w++) {
+      const empty = await windowTotal(0);
+      const loaded = await windowTotal(REQUESTS);
+      perRequest.push((loaded.total - empty.total) / REQUESTS);
+      log(`  ${node.version} ${variant} window ${w + 1}: ${Math.round(perRequest.at(-1))} (empty window ${empty.total})`);
+      const [a, b] = perRequest.slice(-2);
+      if (perRequest.length >= 2 && Math.abs(a - b) / Math.min(a, b) <= TOLERANCE) return { steady: [a, b], windows: perRequest };
+    }
+    log(`  ${node.version} ${variant}: did not settle within ${MAX_WINDOWS} windows; the last two are reported`);
+    return { steady: perRequest.slice(-2), windows: perRequest, unsettled: true };
+  } finally {
+    await server.stop();
+    if (flags.keep) log(`callgrind files kept in ${dir}`);
+    else rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const startedAt = Date.now();
+const nodes = resolveNodes(flags.node, log);
+const clients = startChild(CLIENTS, []);
+await clients.ready;
+const byNode = [];
+try {
+  for (const node of nodes) {
+    const variants = {};
+    for (const variant of VARIANTS) {
+      const t0 = Date.now();
+      const { steady, windows, unsettled } = await measure(node, variant, clients);
+      variants[variant] = { ...summarize(steady), windows, ...(unsettled ? { unsettled } : {}) };
+      log(`${node.version} ${variant}: ${steady.map((n) => Math.round(n)).join(', ')} instructions/request (${Math.round((Date.now() - t0) / 1000)} s)`);
+    }
+    const ratios = {};
+    for (const [variant, base] of PAIRS) {
+      if (!variants[variant] || !variants[base]) continue;
+      ratios[variant] = { base, instructions: variants[variant].median / variants[base].median };
+    }
+    byNode.push({ node: node.version, binary: node.binary, variants, ratios });
+    log(`${node.version}:`, Object.entries(ratios).map(([v, r]) => `${v}/${r.base} ${r.instructions.toFixed(4)}×`).join(', '));
+  }
+} finally {
+  await clients.stop();
+}
+
+const results = {
+  date: new Date().toISOString(),
+  machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', platform: `${os.platform()} ${os.release()}` },
+  valgrind: execFileSync('valgrind', ['--version'], { encoding: 'utf8' }).trim(),
+  command: `node bench/instructions.mjs ${process.argv.slice(2).join(' ')}`.trim(),
+  config: { requests: REQUESTS, warmup: WARMUP, connections: CONNECTIONS, tolerance: TOLERANCE, maxWindows: MAX_WINDOWS, nodeArgs: flags['node-args'] },
+  byNode,
+  durationSec: Math.round((Date.now() - startedAt) / 1000),
+};
+if (flags['no-write']) console.log(JSON.stringify(results, null, 2));
+else log('wrote', (await writeInstructions(results)).join(', '));
