@@ -1,6 +1,6 @@
 // Walk-through: an HTTP/2 client and an HTTP/1.1 client talk to the server of
 // server.mjs; while their requests are in flight the server shuts down, and
-// every step is printed. Run with `npm start` (after `npm run build` at the root).
+// every step is printed. Run with `npm start` (after `npm install` at the root, which builds the packages).
 import http2 from 'node:http2';
 import https from 'node:https';
 import { startServer } from './server.mjs';
@@ -26,20 +26,31 @@ session.on('error', (error) => log(`[h2 client] session error: ${error.code}`));
 
 function h2get(path) {
   return new Promise((resolve) => {
+    const refused = (error) => resolve(`refused before sending (${error.code}): safe to retry on a new connection`);
+    // A request after GOAWAY is refused without being sent: Node 20 and 22 throw from
+    // request(), Node 24 and later return a stream that errors with the same code.
     let stream;
     try {
       stream = session.request({ ':path': path });
     } catch (error) {
-      resolve(`refused before sending (${error.code}): safe to retry on a new connection`);
+      refused(error);
       return;
     }
+    let failed = false;
+    stream.on('error', (error) => {
+      failed = true;
+      if (error.code === 'ERR_HTTP2_GOAWAY_SESSION') refused(error);
+      else resolve(`stream error (${error.code})`);
+    });
     let body = '';
     stream.setEncoding('utf8');
     stream.on('data', (chunk) => {
       body += chunk;
       if (path === '/events') log(`[h2 client] ${path} event: ${JSON.stringify(chunk)}`);
     });
-    stream.on('close', () => resolve(stream.rstCode ? `reset with code ${stream.rstCode}` : body.trim()));
+    stream.on('close', () => {
+      if (!failed) resolve(stream.rstCode ? `reset with code ${stream.rstCode}` : body.trim());
+    });
     stream.end();
   });
 }

@@ -1,6 +1,6 @@
 // Walk-through: two WebSocket clients and one keep-alive HTTP client are
 // connected when the server shuts down; every step is printed.
-// Run with `npm start` (after `npm run build` at the root).
+// Run with `npm start` (after `npm install` at the root, which builds the packages).
 import http from 'node:http';
 import { WebSocket } from 'ws';
 import { startServer } from './server.mjs';

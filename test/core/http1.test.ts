@@ -65,8 +65,8 @@ async function client(port: number): Promise<RawClient> {
 }
 
 describe('HTTP/1.1 per-connection drain', () => {
-  it('closes an idle keep-alive connection at once with a clean FIN', async () => {
-    const f = await setup();
+  it('with idleGraceMs 0, closes an idle keep-alive connection at once with a clean FIN', async () => {
+    const f = await setup({ idleGraceMs: 0 });
     const c = await client(f.port);
     c.write(get('/a'));
     await c.waitFor((d) => d.includes('ok /a'));

@@ -253,15 +253,40 @@ describe('HTTP/2 graceful drain: two-step GOAWAY (RFC 9113 §6.8)', () => {
     expect(f.drainer.get(id)).toBeUndefined();
   });
 
-  it('closes an idle session without a reset', async () => {
-    const f = await setup({ goawayPingTimeoutMs: 200 });
+  it('closes an idle session within milliseconds, without waiting for a PING Node would never read', async () => {
+    // Once a GOAWAY is out and no stream is open, nghttp2 wants no more input and
+    // Node stops reading: a PING ACK would never be seen (the old 1 s stall).
+    const f = await setup({ goawayPingTimeoutMs: 5_000 });
     const c = await h2(f.port);
     await h2Request(c.session, '/a');
+    const startedAt = Date.now();
     const result = await f.drainer.drainConnection(onlyConnection(f.drainer));
     await c.closed;
+    expect(Date.now() - startedAt).toBeLessThan(1_000);
     expect(result).toMatchObject({ forced: false, completedRequests: 0 });
+    // GOAWAY(2^31-1) first; the final one follows 10 ms later, not after goawayPingTimeoutMs
+    // (this client closes on the first, so it may not see the final one).
     expect(c.goaways[0]).toEqual([NGHTTP2_NO_ERROR, MAX_STREAM_ID]);
     expect(c.errors).toEqual([]);
+  });
+
+  it('sends the final GOAWAY as soon as the last open stream closes, even with the PING unanswered', async () => {
+    const f = await setup({ goawayPingTimeoutMs: 5_000 });
+    const c = await raw(f.port);
+    const slow = c.request('/slow');
+    await f.reached(1);
+    c.autoAckPing = false;
+    const draining = f.drainer.drainConnection(onlyConnection(f.drainer));
+    await c.waitFor(() => c.goaways.length === 1, 'first GOAWAY');
+    const releasedAt = Date.now();
+    f.release();
+    // session.close() repeats the final GOAWAY: wait for at least one, or the close.
+    await c.waitFor(() => c.goaways.length >= 2 || c.ended, 'final GOAWAY');
+    expect(Date.now() - releasedAt).toBeLessThan(1_000);
+    expect(c.goaways[1]).toEqual({ lastStreamId: slow, errorCode: NGHTTP2_NO_ERROR });
+    expect(await draining).toMatchObject({ forced: false, completedRequests: 1 });
+    await c.closed;
+    expect(c.streams.get(slow)).toMatchObject({ data: 'done /slow', ended: true, rstCode: undefined });
   });
 
   it('destroys the session at the deadline and reports forced: true', async () => {

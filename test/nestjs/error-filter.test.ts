@@ -168,6 +168,7 @@ describe('DrainErrorFilter wiring', () => {
       ERR_DRAIN_CLEANUP_FAILED: 500,
       ERR_DRAIN_NOT_IN_CLUSTER: 500,
       ERR_DRAIN_ROLLING_RESTART_FAILED: 500,
+      ERR_DRAIN_MISSING_PEER: 500,
     };
     // Every code core defines is in the table above (a new code must be placed on purpose).
     expect(Object.keys(expected).sort()).toEqual(Object.values(DrainErrorCodes).sort());

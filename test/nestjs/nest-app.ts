@@ -5,11 +5,10 @@ import type { INestApplication, MessageEvent } from '@nestjs/common';
 import { HttpAdapterHost, NestFactory } from '@nestjs/core';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
-import type { ConnectionInfo, DrainResult } from '@drainkit/core';
 import { concat, fromEvent, interval, map, of, takeUntil } from 'rxjs';
 import type { Observable } from 'rxjs';
 import { Conn, DrainAfterResponse, DrainErrorFilter, DrainModule, DrainService, DrainSignal } from '@drainkit/nestjs';
-import type { DrainModuleOptions } from '@drainkit/nestjs';
+import type { ConnectionInfo, DrainModuleOptions, DrainResult } from '@drainkit/nestjs';
 import { slowGate } from '../helpers/server-kinds.js';
 
 export type Platform = 'express' | 'fastify';

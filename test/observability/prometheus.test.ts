@@ -111,6 +111,8 @@ describe('collectDrainMetrics', () => {
     expect(valueOf(samples, 'drainkit_connections_forced_total', api)).toBe(1);
     expect(valueOf(samples, 'drainkit_drained_requests_total', { server: 'api', outcome: 'completed' })).toBe(2);
     expect(valueOf(samples, 'drainkit_drained_requests_total', { server: 'api', outcome: 'dropped' })).toBe(1);
+    // The dropped (pipelined, never dispatched) request is also an unanswered one.
+    expect(valueOf(samples, 'drainkit_requests_unanswered_total', api)).toBe(1);
     expect(valueOf(samples, 'drainkit_drained_requests_total', { server: 'api', outcome: 'aborted' })).toBe(1);
     expect(valueOf(samples, 'drainkit_connection_drain_duration_seconds_count', graceful)).toBe(3);
     const forced = { server: 'api', protocol: 'http/1.1', outcome: 'forced' };

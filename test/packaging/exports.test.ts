@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,19 +13,58 @@ function run(args: string[]): string {
   return execFileSync(process.execPath, args, { cwd: root, encoding: 'utf8', env: { ...process.env, NODE_NO_WARNINGS: '1' } });
 }
 
-describe.each(packages)('@drainkit/%s package', (name) => {
-  const manifest = JSON.parse(readFileSync(join(root, 'packages', name, 'package.json'), 'utf8')) as {
-    exports: Record<string, { types: string; import: string; require: string }>;
-  };
+type Condition = { types: string; default: string };
+type Manifest = {
+  exports: Record<string, string | { import: Condition; require: Condition }>;
+  drainkit?: { entryPoints: string[] };
+  files: string[];
+} & Record<string, unknown>;
 
-  it('has an exports map with types, import and require that exist after the build', () => {
-    for (const entry of Object.values(manifest.exports)) {
+describe.each(packages)('@drainkit/%s package', (name) => {
+  const dir = join(root, 'packages', name);
+  const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as Manifest;
+
+  it('has per-format exports (import and require each with their own types) that exist after the build', () => {
+    const subpaths = Object.entries(manifest.exports).filter(([, entry]) => typeof entry !== 'string');
+    expect(subpaths.length).toBeGreaterThan(0);
+    for (const [subpath, entry] of subpaths) {
       if (typeof entry === 'string') continue;
-      for (const key of ['types', 'import', 'require'] as const) {
-        expect(entry[key], key).toBeTypeOf('string');
-        expect(existsSync(join(root, 'packages', name, entry[key])), `${name} ${key} ${entry[key]}`).toBe(true);
+      for (const format of ['import', 'require'] as const) {
+        expect(Object.keys(entry[format]), `${subpath} ${format}: types must come first`).toEqual(['types', 'default']);
+        for (const file of [entry[format].types, entry[format].default]) {
+          expect(existsSync(join(dir, file)), `${name} ${subpath} ${format} ${file}`).toBe(true);
+        }
       }
+      // The CommonJS declarations sit under dist/cjs/package.json {"type":"commonjs"}, so
+      // TypeScript reads them as CommonJS rather than as ESM.
+      expect(entry.require.types).toMatch(/^\.\/dist\/cjs\//);
     }
+    expect(JSON.parse(readFileSync(join(dir, 'dist/cjs/package.json'), 'utf8'))).toEqual({ type: 'commonjs' });
+  });
+
+  it('package.json matches what scripts/build-package.mjs derives from drainkit.entryPoints (no hand edits drift)', async () => {
+    const { manifestFields } = await import('../../scripts/build-package.mjs');
+    const { fields, stubs } = manifestFields(manifest.drainkit?.entryPoints ?? ['.']);
+    for (const [key, value] of Object.entries(fields)) expect(manifest[key], key).toEqual(value);
+    for (const [stub, content] of Object.entries(stubs)) {
+      // node10 resolution ignores "exports": a stub directory per subpath.
+      expect(JSON.parse(readFileSync(join(dir, stub, 'package.json'), 'utf8'))).toEqual(content);
+    }
+  });
+
+  it('is publishable: LICENSE, repository with directory, homepage, bugs, public access, build on prepack', () => {
+    expect(readFileSync(join(dir, 'LICENSE'), 'utf8')).toBe(readFileSync(join(root, 'LICENSE'), 'utf8'));
+    expect(manifest).toMatchObject({
+      license: 'MIT',
+      repository: { type: 'git', url: 'git+https://github.com/drainkit/drainkit.git', directory: `packages/${name}` },
+      homepage: expect.stringMatching(/^https:\/\/github\.com\/drainkit\/drainkit/),
+      bugs: { url: 'https://github.com/drainkit/drainkit/issues' },
+      publishConfig: { access: 'public' },
+      scripts: { prepack: expect.stringContaining('build-package.mjs') },
+    });
+    // Shipped sources are what the declaration maps and source maps point at.
+    expect(existsSync(join(dir, 'dist/esm/index.d.ts.map'))).toBe(true);
+    expect(existsSync(join(dir, 'dist/cjs/index.js.map'))).toBe(true);
   });
 
   it('loads with require() and with import(), exposing the same names', () => {
@@ -37,7 +76,7 @@ describe.each(packages)('@drainkit/%s package', (name) => {
     const fromEsm = JSON.parse(run(['--input-type=module', '-e', script('import')])) as string[];
     expect(fromCjs.length).toBeGreaterThan(0);
     expect(fromEsm).toEqual(fromCjs);
-  });
+  }, 60_000); // two Node processes loading Nest: slow on a loaded machine, and nothing here is a timing claim
 });
 
 it('@drainkit/core/cluster loads from CommonJS and ESM', () => {
@@ -75,4 +114,12 @@ it('@drainkit/core works end to end from CommonJS', () => {
      });`,
   ]);
   expect(JSON.parse(out)).toEqual({ total: 1, isDrainError: true, code: 'ERR_DRAIN_UNKNOWN_CONNECTION' });
+});
+
+it('builds are incremental: with the sources unchanged since the last build, no package is rebuilt', () => {
+  const build = spawnSync(process.execPath, [join(root, 'scripts/build-package.mjs'), '--all'], { cwd: root, encoding: 'utf8' });
+  expect(build.status, build.stderr).toBe(0);
+  const lines = build.stderr.trim().split('\n');
+  expect(lines).toEqual(expect.arrayContaining(packages.map((name) => `@drainkit/${name}: up to date`)));
+  expect(build.stderr).not.toMatch(/: built/);
 });

@@ -129,7 +129,9 @@ describe('maxRequestsPerConnection', () => {
 
 describe('maxConnectionAgeMs', () => {
   it('drains an idle keep-alive connection once it is old enough (FIN, no reset, not forced)', async () => {
-    const f = await h1({ maxConnectionAgeMs: 200, maxConnectionAgeJitter: 0 });
+    // idleGraceMs 0: the subject is when retirement starts; with the default grace an idle
+    // connection used less than idleGraceMs ago would wait that long too.
+    const f = await h1({ maxConnectionAgeMs: 200, maxConnectionAgeJitter: 0, idleGraceMs: 0 });
     const c = await f.client();
     const openedAt = Date.now();
     c.write(get('/a'));
@@ -203,7 +205,8 @@ describe('maxConnectionAgeMs', () => {
 
   /** Opens `count` idle connections together; resolves with each one's age (ms) when the server ended it. */
   async function agesAtRetirement(options: DrainerOptions, count: number) {
-    const f = await h1(options);
+    // idleGraceMs 0: these measure when retirement starts, not the idle grace after it.
+    const f = await h1({ idleGraceMs: 0, ...options });
     const starts: DrainStartEvent[] = [];
     f.drainer.on('drain:start', (event) => starts.push(event));
     const clients = await Promise.all(Array.from({ length: count }, () => f.client()));

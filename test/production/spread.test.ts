@@ -14,7 +14,8 @@ afterEach(async () => {
 
 async function idleConnections(count: number) {
   const server = http.createServer((_req, res) => res.end('ok'));
-  const drainer = createDrainer(server);
+  // idleGraceMs 0: these connections were opened just now; the subject is when each drain starts.
+  const drainer = createDrainer(server, { idleGraceMs: 0 });
   const port = await listen(server);
   cleanups.push(async () => {
     drainer.dispose();

@@ -7,7 +7,11 @@ import type { KindApp, ServerKind } from '../helpers/server-kinds.js';
 
 // Every file in test/kinds/ is a server kind; the same drain behaviours run against each.
 const modules = import.meta.glob<{ default: ServerKind | ServerKind[] }>('../kinds/*.ts', { eager: true });
-const kinds = Object.values(modules).flatMap((m) => m.default);
+// DRAINKIT_KINDS=nest: only the kinds whose name contains it (the vitest project 'nest11').
+const only = process.env.DRAINKIT_KINDS;
+const kinds = Object.values(modules)
+  .flatMap((m) => m.default)
+  .filter((kind) => only === undefined || kind.name.includes(only));
 
 describe.each(kinds.map((kind) => [kind.name, kind] as const))('shared drain suite: %s', (_name, kind) => {
   let app: KindApp | undefined;

@@ -1,6 +1,6 @@
 import { Controller, Get, Param, Post, UseGuards } from '@nestjs/common';
-import type { ConnectionSnapshot, DrainResult, DrainStats } from '@drainkit/core';
 import { DrainService } from '@drainkit/nestjs';
+import type { ConnectionSnapshot, DrainResult, DrainStats } from '@drainkit/nestjs';
 import { AdminGuard } from './admin.guard.js';
 
 /** Operator endpoints: list the open connections, drain one by id. */

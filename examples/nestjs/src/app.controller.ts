@@ -1,7 +1,7 @@
 import { Controller, Get, Header, ParseIntPipe, Query, Sse } from '@nestjs/common';
 import type { MessageEvent } from '@nestjs/common';
-import type { ConnectionInfo } from '@drainkit/core';
 import { Conn, DrainAfterResponse, DrainService, DrainSignal } from '@drainkit/nestjs';
+import type { ConnectionInfo } from '@drainkit/nestjs';
 import { concat, fromEvent, interval, map, of, takeUntil } from 'rxjs';
 import type { Observable } from 'rxjs';
 

@@ -15,6 +15,7 @@ export const channelNames = {
   drainProgress: 'drainkit:drain:progress',
   drainEnd: 'drainkit:drain:end',
   shutdownPhase: 'drainkit:shutdown:phase',
+  requestUnanswered: 'drainkit:request:unanswered',
 } as const;
 
 export interface DrainerRef {
@@ -37,4 +38,5 @@ export const channels = {
   drainProgress: diagnosticsChannel.channel(channelNames.drainProgress),
   drainEnd: diagnosticsChannel.channel(channelNames.drainEnd),
   shutdownPhase: diagnosticsChannel.channel(channelNames.shutdownPhase),
+  requestUnanswered: diagnosticsChannel.channel(channelNames.requestUnanswered),
 };

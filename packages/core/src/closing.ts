@@ -14,7 +14,10 @@ export function closeConnection(core: DrainerCore, connection: Connection, now: 
   let forced = false;
   if (task && !task.result) {
     forced = task.forced;
-    if (connection.held) task.droppedRequests += connection.held.length;
+    if (connection.held) {
+      task.droppedRequests += connection.held.length;
+      core.unanswered.count(connection.held.length, 'held', connection.id);
+    }
     if (forced) {
       registry.forcedCount++;
       task.abortedRequests += connection.inFlight;

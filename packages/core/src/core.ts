@@ -14,6 +14,7 @@ import { Registry } from './registry.js';
 import type { ProtocolStrategy, ResolvedSettings, StrategyHost } from './strategy.js';
 import type { ConnectionProtocol, DrainerState, DrainReport, UpgradedDrainHook } from './types.js';
 import { UpgradedStrategy } from './upgraded-drain.js';
+import { UnansweredCounter } from './unanswered.js';
 
 export type EmitFn = (this: unknown, event: string | symbol, ...args: unknown[]) => boolean;
 
@@ -39,6 +40,8 @@ export class DrainerCore {
   readonly host: CoreHost;
   readonly registry: Registry;
   readonly diagnostics: Diagnostics;
+  /** Requests that reached us and were never answered (stats().unanswered, drainkit:request:unanswered). */
+  readonly unanswered: UnansweredCounter;
   readonly strategies: Record<ConnectionProtocol, ProtocolStrategy>;
   readonly isTls: boolean;
   readonly isHttp2: boolean;
@@ -87,6 +90,7 @@ export class DrainerCore {
     this.host = host;
     this.registry = new Registry(host.drainerId);
     this.diagnostics = new Diagnostics(events, host.drainerId, settings.logger);
+    this.unanswered = new UnansweredCounter(host.drainerId);
     this.isTls = server instanceof tls.Server;
     // Http2Server and Http2SecureServer are not exported; updateSettings() is theirs alone.
     this.isHttp2 = typeof (server as unknown as { updateSettings?: unknown }).updateSettings === 'function';

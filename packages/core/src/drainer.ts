@@ -307,6 +307,7 @@ export class Drainer extends EventEmitter implements OperationHost, StrategyHost
       forcedClosed: registry.forcedCount,
       drained: registry.drainedCount,
       lingering: this.core.lingering.size,
+      unanswered: this.core.unanswered.total,
       state: this.core.state,
     };
   }

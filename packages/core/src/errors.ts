@@ -27,6 +27,8 @@ export const DrainErrorCodes = {
   NOT_IN_CLUSTER: 'ERR_DRAIN_NOT_IN_CLUSTER',
   /** A replacement worker exited or did not become ready in time; the old worker keeps serving. */
   ROLLING_RESTART_FAILED: 'ERR_DRAIN_ROLLING_RESTART_FAILED',
+  /** A function needs an optional peer dependency that is not installed; the message names the package to install. */
+  MISSING_PEER: 'ERR_DRAIN_MISSING_PEER',
 } as const;
 
 export type DrainErrorCode = (typeof DrainErrorCodes)[keyof typeof DrainErrorCodes];

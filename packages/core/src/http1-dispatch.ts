@@ -23,7 +23,9 @@ export function onRequest(core: DrainerCore, event: string, req: IncomingMessage
   }
   if (connection?.state === 'closed') {
     // Released: its FIN is out and it only lingers. A request that raced the
-    // FIN is never dispatched; the client sees the close and may retry it (RFC 9112 §9.3.1).
+    // FIN (parsed from the same read as the one before) is never dispatched;
+    // the client sees the close and may retry it (RFC 9112 §9.3.1).
+    core.unanswered.count(1, 'after-fin', connection.id);
     return true;
   }
   if (!connection || connection.protocol !== 'http/1.1') {

@@ -8,6 +8,10 @@ import type { ProtocolStrategy, StrategyHost } from './strategy.js';
  * started.
  */
 export class Http1Strategy implements ProtocolStrategy {
+  /** Idle connections about to be ended, with their bytesRead when that was decided. */
+  private pendingEnds = new Map<Connection, { task: DrainTask; bytesRead: number }>();
+  private flushQueued = false;
+
   constructor(private readonly host: StrategyHost) {}
 
   begin(connection: Connection, task: DrainTask, now: number): void {
@@ -43,13 +47,49 @@ export class Http1Strategy implements ProtocolStrategy {
       return;
     }
     if (connection.inFlight > 0 || task.servePartialHead) return;
+    // Idle: its last response went out without `Connection: close` (or Node would
+    // have closed it), so a pooled client or proxy may reuse it at any moment. A
+    // request arriving within the grace is served, with `Connection: close`.
     const graceUntil = connection.lastActiveAt + this.host.settings.idleGraceMs;
     if (now < graceUntil) {
       task.wakeAt = graceUntil;
       return;
     }
-    this.endGracefully(connection, task, now);
+    this.endAfterThisTurn(connection, task);
   }
+
+  /**
+   * A half-close's FIN leaves on a later loop turn, and libuv reads before it
+   * sends it (NODE-FACTS.md, Node 20.20): a request already in our receive buffer
+   * would be read after end() and discarded. So look once more after this turn's
+   * I/O: a request that came meanwhile is served (with `Connection: close`), a
+   * head still arriving is served once complete. One setImmediate per loop turn
+   * for all connections, none per connection.
+   */
+  private endAfterThisTurn(connection: Connection, task: DrainTask): void {
+    task.wakeAt = Infinity;
+    if (this.pendingEnds.has(connection)) return;
+    this.pendingEnds.set(connection, { task, bytesRead: connection.socket.bytesRead });
+    if (!this.flushQueued) {
+      this.flushQueued = true;
+      setImmediate(this.flushEnds);
+    }
+  }
+
+  private readonly flushEnds = (): void => {
+    this.flushQueued = false;
+    const pending = this.pendingEnds;
+    this.pendingEnds = new Map();
+    const now = Date.now();
+    for (const [connection, { task, bytesRead }] of pending) {
+      if (task.result || task.endedAt !== 0 || connection.state === 'closed') continue;
+      if (connection.inFlight === 0 && !task.servePartialHead) {
+        if (connection.socket.bytesRead !== bytesRead) task.servePartialHead = true;
+        else this.endGracefully(connection, task, now);
+      }
+      this.host.advance(task, now);
+    }
+  };
 
   force(connection: Connection, task: DrainTask): void {
     // Forced means something was cut short: a request in flight, or a head

@@ -4,6 +4,20 @@ import type { ProtocolStrategy, StrategyHost } from './strategy.js';
 
 /** Largest stream id (RFC 9113 §5.1.1): "no stream is refused yet" in the first GOAWAY. */
 const MAX_STREAM_ID = 2 ** 31 - 1;
+/**
+ * With no stream open, how long after the first GOAWAY the final one follows.
+ * Until nghttp2 has written the first GOAWAY it still reads, and a stream
+ * already arriving is served (and keeps the socket read); after it nothing is
+ * read, so waiting longer only delays the close (issue 16: with 10 ms Chromium
+ * saw neither the 1 s delay nor more failures than with `session.close()`).
+ */
+const IDLE_SETTLE_MS = 10;
+/**
+ * The same once the last open stream closes during the PING round trip. Longer:
+ * a client that had streams open is likely to have more on the wire, and nghttp2
+ * may still read while it flushes the last response.
+ */
+const LAST_STREAM_SETTLE_MS = 100;
 
 /**
  * HTTP/2: the graceful two-step GOAWAY of RFC 9113 §6.8, as Cowboy, Envoy and
@@ -12,6 +26,16 @@ const MAX_STREAM_ID = 2 ** 31 - 1;
  * GOAWAY has then reached us) the final GOAWAY names the last stream we
  * processed. Streams above it are refused (REFUSED_STREAM: safe to retry) by
  * http2-streams.ts; the rest finish; then the session closes.
+ *
+ * The PING round trip is only waited for while a stream is open. Once the
+ * server has sent a GOAWAY and no stream is open, nghttp2's
+ * `nghttp2_session_want_read()` returns 0 and Node stops reading the socket
+ * (`Http2Session::MaybeStopReading`, src/node_http2.cc; checked on Node 20.20,
+ * 22.23 and 24.22): the client's PING ACK (Chromium and curl send it within a
+ * millisecond) and any HEADERS it sent are never read, so waiting longer only
+ * delays the close by `goawayPingTimeoutMs`. So with no stream open the final
+ * GOAWAY follows after IDLE_SETTLE_MS: at most that much later than
+ * `session.close()`, which refuses streams already on the wire at once.
  */
 export class Http2Strategy implements ProtocolStrategy {
   constructor(private readonly host: StrategyHost) {}
@@ -23,7 +47,9 @@ export class Http2Strategy implements ProtocolStrategy {
       return;
     }
     task.goawayPhase = 1;
-    task.wakeAt = now + this.host.settings.goawayPingTimeoutMs;
+    const pingTimeoutMs = this.host.settings.goawayPingTimeoutMs;
+    // Idle: once the first GOAWAY is out nothing more is read (see above).
+    task.wakeAt = now + (connection.inFlight === 0 ? Math.min(IDLE_SETTLE_MS, pingTimeoutMs) : pingTimeoutMs);
     try {
       session.goaway(constants.NGHTTP2_NO_ERROR, MAX_STREAM_ID);
       session.ping((error) => {
@@ -35,7 +61,11 @@ export class Http2Strategy implements ProtocolStrategy {
   }
 
   advance(connection: Connection, task: DrainTask, now: number): void {
-    if (task.goawayPhase === 1 && now >= task.wakeAt) this.finalGoaway(connection, task);
+    if (task.goawayPhase === 1) {
+      // The last open stream closed before the PING ACK was read: soon nothing more will be read.
+      if (connection.inFlight === 0 && task.wakeAt > now + LAST_STREAM_SETTLE_MS) task.wakeAt = now + LAST_STREAM_SETTLE_MS;
+      if (now >= task.wakeAt) this.finalGoaway(connection, task);
+    }
     if (task.goawayPhase === 2) this.closeWhenDone(connection, task, now);
   }
 

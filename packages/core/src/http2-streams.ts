@@ -41,6 +41,7 @@ export function onStream(core: DrainerCore, stream: ServerHttp2Stream, headers: 
   if (task && task.goawayPhase === 2 && id > connection.lastStreamId) {
     // Beyond the final GOAWAY's last stream id: refused, never dispatched (RFC 9113 §6.8).
     task.droppedRequests++;
+    core.unanswered.count(1, 'refused-stream', connection.id);
     stream.close(h2constants.NGHTTP2_REFUSED_STREAM);
     return true;
   }

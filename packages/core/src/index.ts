@@ -6,6 +6,7 @@ export type { HandleSignalsOptions, ShutdownOutcome } from './signals.js';
 export { DrainError, DrainErrorCodes, isDrainError } from './errors.js';
 export type { DrainErrorCode } from './errors.js';
 export { channelNames, channels } from './channels.js';
+export type { UnansweredMessage, UnansweredWhere } from './unanswered.js';
 export type {
   ConnectionCloseMessage,
   ConnectionDrainedMessage,

@@ -2,6 +2,7 @@ import type { Connection, DrainTask } from './connection.js';
 import type { DrainerCore } from './core.js';
 import { closeConnection, maybeAllClosed } from './closing.js';
 import type { Duplex } from 'node:stream';
+import { discardAfterFin } from './linger.js';
 
 /**
  * A draining HTTP/1.1 (or hook-less upgraded) connection that has written
@@ -22,6 +23,11 @@ export function releaseIfDone(core: DrainerCore, task: DrainTask, now: number): 
   // socket whose FIN is already out that builds an ERR_STREAM_ALREADY_FINISHED
   // error, stack trace and all, only to drop it: ~4 µs per connection.
   if (socket.writableEnded) socket.end = endAfterFin as Duplex['end'];
+  // Read and discard from now on, without parsing: whatever comes is counted, never held.
+  if (connection.protocol === 'http/1.1') {
+    const id = connection.id;
+    discardAfterFin(socket, (requests, bytes) => core.unanswered.count(requests, 'after-fin', id, bytes));
+  }
   closeConnection(core, connection, now);
   armLingerTimer(core);
   return true;

@@ -2,6 +2,17 @@ import { DrainError, DrainErrorCodes, describeValue, invalidOption } from './err
 import type { ResolvedSettings } from './strategy.js';
 import type { DrainerOptions } from './types.js';
 
+/**
+ * How long a drained keep-alive connection used within this time stays open for
+ * its client's next request (served with `Connection: close`). A proxy or pooled
+ * client may reuse an idle connection before it has processed our FIN: HAProxy
+ * under CPU load did so up to 135 ms after it (soak/proxy). With 250 ms, HAProxy
+ * and nginx still lost a few requests per rolling restart on a loaded machine;
+ * with 1 000 ms none (docs/proxies.md). A shutdown waits at most this much longer
+ * for recently used idle connections; connections idle longer close at once.
+ */
+export const DEFAULT_IDLE_GRACE_MS = 1_000;
+
 /** The largest delay a Node timer honours (about 24.8 days). */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -73,7 +84,7 @@ export function resolveDrainerOptions(input: DrainerOptions | undefined): Resolv
   }
   return {
     timeoutMs: durationOption('timeoutMs', options.timeoutMs, 10_000),
-    idleGraceMs: durationOption('idleGraceMs', options.idleGraceMs, 0),
+    idleGraceMs: durationOption('idleGraceMs', options.idleGraceMs, DEFAULT_IDLE_GRACE_MS),
     lingerMs: durationOption('lingerMs', options.lingerMs, 1_000),
     goawayPingTimeoutMs: durationOption('goawayPingTimeoutMs', options.goawayPingTimeoutMs, 1_000),
     maxConnectionAgeMs: durationOption('maxConnectionAgeMs', options.maxConnectionAgeMs, 0),

@@ -18,6 +18,8 @@ export interface StrategyHost {
   readonly settings: ResolvedSettings;
   /** The task's `wakeAt` moved: make its operations' timers fire in time. */
   reschedule(task: DrainTask): void;
+  /** Re-examine a draining connection now (deadline, release, timers). */
+  advance(task: DrainTask, now: number): void;
   upgradedHook(): UpgradedDrainHook | undefined;
   warn(obj: object, msg: string): void;
 }

@@ -90,6 +90,13 @@ export interface DrainStats {
    * sent their FIN and wait, at most `lingerMs`, for the client's.
    */
   lingering: number;
+  /**
+   * Requests that reached the server and were never answered, since the drainer
+   * was attached: held behind a drain, read after drainkit's FIN (discarded
+   * unparsed), HTTP/2 streams refused after the final GOAWAY. A proxy answers
+   * such a request with 502 or drops its client's connection unless it retries.
+   */
+  unanswered: number;
   state: DrainerState;
 }
 
@@ -109,7 +116,8 @@ export interface DrainerOptions {
   /**
    * An idle keep-alive connection that was active less than this long ago stays
    * open until this much time has passed since its last activity, so a pooled
-   * client reusing it at that instant is served instead of reset. Default 0.
+   * client reusing it at that instant is served instead of reset. Default 1 000 ms
+   * (a shutdown waits at most that much longer; docs/proxies.md says why).
    */
   idleGraceMs?: number;
   /**

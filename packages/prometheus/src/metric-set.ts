@@ -24,6 +24,11 @@ const STAT_COUNTERS: ReadonlyArray<[name: string, help: string, read: Stat]> = [
   ['connections_closed_total', 'Connections closed since the drainer was attached, for any reason.', (s) => s.closed],
   ['connections_drained_total', 'Connections a drain closed gracefully.', (s) => s.drained],
   ['connections_forced_total', 'Connections a drain had to destroy at its deadline.', (s) => s.forcedClosed],
+  [
+    'requests_unanswered_total',
+    'Requests that reached the server during a drain and were never answered: held behind a drain, read after the FIN, refused after the final GOAWAY. The client sees a close (or REFUSED_STREAM), no response.',
+    (s) => s.unanswered,
+  ],
 ];
 
 const REQUEST_OUTCOMES = ['completed', 'dropped', 'aborted'] as const;

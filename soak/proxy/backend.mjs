@@ -1,0 +1,93 @@
+// One proxy-soak backend (a child process of soak/proxy/run.mjs): node:http on
+// 127.0.0.1:$PORT with one shutdown variant. It tells the parent when it listens
+// ({ ready }), drains on { cmd: 'drain' } and shuts down on SIGTERM, then exits.
+//   drainkit        createDrainer(server) defaults + handleSignals() defaults
+//   drainkit-grace  the same with idleGraceMs: 250
+//   recipe          drainkit defaults + handleSignals({ shutdownDelayMs }) (the proxy health-checks /ready)
+//   core            server.close() + server.closeIdleConnections(); closeAllConnections() after TIMEOUT_MS
+//   terminator      http-terminator's terminate()
+import { writeSync } from 'node:fs';
+import http from 'node:http';
+import { createDrainer } from '@drainkit/core';
+
+const variant = process.env.VARIANT ?? 'drainkit';
+const port = Number(process.env.PORT);
+const name = process.env.NAME ?? 'backend';
+const TIMEOUT_MS = 10_000;
+const served = { requests: 0 };
+
+const server = http.createServer((req, res) => {
+  if (req.url === '/ready') {
+    const ready = drainer ? drainer.isReady() : server.listening;
+    res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain', 'cache-control': 'no-store' });
+    res.end(ready ? 'ready' : 'draining');
+    return;
+  }
+  let size = 0;
+  req.on('data', (chunk) => (size += chunk.length));
+  req.on('end', () => {
+    const ms = Number(new URL(req.url, 'http://x').searchParams.get('ms') ?? 0);
+    setTimeout(() => {
+      served.requests++;
+      const body = `${name} ${req.method} ${size}`;
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body) });
+      res.end(body);
+    }, ms);
+  });
+});
+// Longer than the proxies' upstream idle timeouts, so Node never closes an idle
+// pooled connection under the proxy (a race of its own, not a drain's).
+server.keepAliveTimeout = 65_000;
+server.headersTimeout = 66_000;
+
+let drainer;
+const unanswered = () => (drainer ? drainer.stats().unanswered : undefined);
+// One JSON line on stdout, written synchronously: it survives the process.exit that follows.
+const report = (extra) => writeSync(1, `${JSON.stringify({ name, served: served.requests, unanswered: unanswered(), ...extra })}\n`);
+
+if (variant === 'drainkit' || variant === 'drainkit-grace' || variant === 'recipe') {
+  const options = variant === 'drainkit-grace' ? { idleGraceMs: 250 } : {};
+  drainer = createDrainer(server, options);
+  const shutdownDelayMs = variant === 'recipe' ? Number(process.env.SHUTDOWN_DELAY_MS ?? 1_500) : undefined;
+  drainer.handleSignals({
+    ...(shutdownDelayMs !== undefined ? { shutdownDelayMs } : {}),
+    onDone: (outcome) => report({ shutdown: { clean: outcome.clean, exitCode: outcome.exitCode, report: summary(outcome.report) } }),
+  });
+} else if (variant === 'core') {
+  process.once('SIGTERM', () => {
+    const force = setTimeout(() => server.closeAllConnections(), TIMEOUT_MS);
+    server.close(() => {
+      clearTimeout(force);
+      report({ shutdown: { clean: true } });
+      process.exit(0);
+    });
+    server.closeIdleConnections();
+  });
+} else if (variant === 'terminator') {
+  const { createHttpTerminator } = await import('http-terminator');
+  const terminator = createHttpTerminator({ server, gracefulTerminationTimeout: TIMEOUT_MS });
+  process.once('SIGTERM', async () => {
+    await terminator.terminate();
+    report({ shutdown: { clean: true } });
+    process.exit(0);
+  });
+} else {
+  throw new Error(`unknown VARIANT ${variant}`);
+}
+
+function summary(r) {
+  return r && { total: r.total, forced: r.forced, droppedRequests: r.results?.reduce((n, x) => n + (x.droppedRequests ?? 0), 0) };
+}
+
+process.on('message', async (message) => {
+  if (message?.cmd !== 'drain') return;
+  if (drainer) {
+    const result = await drainer.drain(undefined, { reason: 'soak-proxy' });
+    report({ drained: { total: result.total, forced: result.forced } });
+  } else if (variant === 'core') {
+    server.closeIdleConnections();
+  }
+});
+process.on('disconnect', () => process.exit(0));
+
+server.listen(port, '127.0.0.1', () => process.send?.({ ready: true, name, pid: process.pid }));

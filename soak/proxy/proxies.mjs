@@ -1,0 +1,165 @@
+// nginx-light and HAProxy from Debian, started in the foreground from a config
+// written into a temp dir, stopped by PID. Only 127.0.0.1.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => existsSync(p));
+export const HAPROXY = ['/usr/sbin/haproxy', '/usr/bin/haproxy'].find((p) => existsSync(p));
+
+/** The exact settings the soak tests (docs/proxies.md quotes them). */
+export function nginxConfig(dir, port, backends, { recipe = false } = {}) {
+  // Passive checks (nginx-light has no active ones): max_fails=1 takes a backend out
+  // for fail_timeout after one failure. Without the recipe, max_fails=0: nginx's
+  // default (1 failure, 10 s) takes both backends out during a quick rolling
+  // restart ("no live upstreams"), which measures nginx's settings, not a drain.
+  const server = (p) => `server 127.0.0.1:${p}${recipe ? ' max_fails=1 fail_timeout=2s' : ' max_fails=0'};`;
+  return `
+worker_processes 1;
+daemon off;
+master_process on;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/tmp/body;
+  proxy_temp_path ${dir}/tmp/proxy;
+  fastcgi_temp_path ${dir}/tmp/fastcgi;
+  uwsgi_temp_path ${dir}/tmp/uwsgi;
+  scgi_temp_path ${dir}/tmp/scgi;
+  # The client side keeps its connections for the whole run.
+  keepalive_requests 1000000;
+  keepalive_timeout 300s;
+  upstream backends {
+    ${backends.map(server).join('\n    ')}
+    keepalive 32;
+    keepalive_timeout 60s;
+  }
+  server {
+    listen 127.0.0.1:${port};
+    location / {
+      proxy_pass http://backends;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_connect_timeout 2s;
+    }
+  }
+}
+`;
+}
+
+export function haproxyConfig(dir, port, backends, { recipe = false, checkInterMs = 500 } = {}) {
+  // fall 2: one check lost to a loaded machine must not take a healthy backend out.
+  const check = recipe ? ` check inter ${checkInterMs} fall 2 rise 1` : '';
+  return `
+global
+  maxconn 4096
+  pidfile ${dir}/haproxy.pid
+defaults
+  mode http
+  timeout connect 2s
+  timeout client 30s
+  timeout server 30s
+  timeout http-keep-alive 300s
+  timeout check 2s
+  retries 3
+  option redispatch
+  http-reuse always
+frontend fe
+  bind 127.0.0.1:${port}
+  default_backend be
+backend be
+  balance roundrobin
+${recipe ? '  option httpchk GET /ready\n' : ''}${backends.map((p, i) => `  server b${i} 127.0.0.1:${p}${check}`).join('\n')}
+`;
+}
+
+export async function freePort() {
+  const server = net.createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address();
+  server.close();
+  await once(server, 'close');
+  return port;
+}
+
+async function waitForPort(port, child, what, ms = 5_000) {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    if (child.exitCode !== null) throw new Error(`${what} exited with ${child.exitCode}`);
+    const ok = await new Promise((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    await sleep(50);
+  }
+  throw new Error(`${what} did not listen on ${port} within ${ms} ms`);
+}
+
+/** Starts `kind` ('nginx' | 'haproxy') in front of `backends`; returns { port, stop, log }. */
+export async function startProxy(kind, backends, options = {}) {
+  const dir = mkdtempSync(join(tmpdir(), `drainkit-${kind}-`));
+  mkdirSync(join(dir, 'tmp'));
+  const port = await freePort();
+  const conf = join(dir, `${kind}.conf`);
+  let child;
+  let stderr = '';
+  if (kind === 'nginx') {
+    if (!NGINX) throw new Error('nginx not installed: apt-get install -y nginx-light');
+    writeFileSync(conf, nginxConfig(dir, port, backends, options));
+    child = spawn(NGINX, ['-p', dir, '-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+  } else {
+    if (!HAPROXY) throw new Error('haproxy not installed: apt-get install -y haproxy');
+    writeFileSync(conf, haproxyConfig(dir, port, backends, options));
+    child = spawn(HAPROXY, ['-db', '-f', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+  }
+  child.stderr.on('data', (d) => (stderr = (stderr + d).slice(-20_000)));
+  await waitForPort(port, child, kind);
+  return {
+    port,
+    dir,
+    /** The proxy's error log: nginx's error.log, HAProxy's stderr. */
+    log: () => (kind === 'nginx' ? readIfThere(join(dir, 'error.log')) : stderr),
+    async stop() {
+      if (child.exitCode === null) {
+        // SIGTERM: both exit at once (nginx master stops its workers).
+        child.kill('SIGTERM');
+        const exited = once(child, 'exit');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 3_000);
+        await exited;
+        clearTimeout(timer);
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function readIfThere(path) {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/** Error-log lines grouped by their message (numbers and addresses blanked). */
+export function logSummary(text) {
+  const groups = {};
+  for (const line of text.split('\n')) {
+    const m = /\[(?:error|warn|crit|alert)\][^:]*: (?:\*\d+ )?(.*?)(?:, client:|$)/.exec(line) ?? /(Server \S+ is (?:DOWN|UP).*?)(?:\.|,|$)/.exec(line);
+    if (!m) continue;
+    const key = m[1].replace(/\d+/g, 'N').slice(0, 100);
+    groups[key] = (groups[key] ?? 0) + 1;
+  }
+  return groups;
+}
