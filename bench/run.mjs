@@ -76,7 +76,7 @@ async function openIdle(clients, port, count) {
 // ------------------------------------------------------------ request overhead
 
 async function requestOverhead() {
-  const variants = ['bare', 'drainkit', 'http-terminator', 'stoppable', 'express', 'express+drainkit', 'express+attach', 'express+middleware', 'koa', 'koa+attach'];
+  const variants = ['bare', 'drainkit', 'http-terminator', 'stoppable', 'express', 'express+drainkit', 'express+attach', 'express+middleware', 'koa', 'koa+attach', 'fastify', 'fastify+drainkit'];
   const servers = {};
   for (const variant of variants) servers[variant] = await startServer(variant);
   const { autocannonConnections: connections, durationSec, warmupSec } = config.overhead;
@@ -120,6 +120,7 @@ async function requestOverhead() {
       ['express+attach', 'express'],
       ['express+middleware', 'express'],
       ['koa+attach', 'koa'],
+      ['fastify+drainkit', 'fastify'],
     ]) {
       ratios[variant] = {
         base,

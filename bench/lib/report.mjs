@@ -107,6 +107,7 @@ export function chart(results) {
         if (o.ratios['express+attach']) items.push(bar(`Express+attach() / Express${tag(pass)}`, o.ratios['express+attach'], key, true));
         if (o.ratios['express+middleware']) items.push(bar(`Express+middleware / Express${tag(pass)}`, o.ratios['express+middleware'], key, true));
         if (o.ratios['koa+attach']) items.push(bar(`Koa+attach() / Koa${tag(pass)}`, o.ratios['koa+attach'], key, true));
+        if (o.ratios['fastify+drainkit']) items.push(bar(`Fastify+plugin / Fastify${tag(pass)}`, o.ratios['fastify+drainkit'], key, true));
         return items;
       }),
     });

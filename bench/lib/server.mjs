@@ -47,6 +47,19 @@ async function attached(pkg, app) {
   return result;
 }
 
+/** A Fastify app whose server the common code below listens on; `withPlugin` registers @drainkit/fastify. */
+async function fastifyServer(withPlugin) {
+  const { default: Fastify } = await import('fastify');
+  const app = Fastify();
+  if (withPlugin) await app.register((await import('@drainkit/fastify')).default);
+  app.get('/', (_request, reply) => {
+    requests++;
+    reply.type('text/plain').send('ok');
+  });
+  await app.ready();
+  return { server: app.server, drainer: withPlugin ? app.drainer : undefined };
+}
+
 let server;
 let drainer;
 let terminator;
@@ -83,6 +96,10 @@ switch (variant) {
     break;
   case 'koa+attach':
     ({ server, drainer } = await attached('@drainkit/koa', await koaApp()));
+    break;
+  case 'fastify':
+  case 'fastify+drainkit':
+    ({ server, drainer } = await fastifyServer(variant === 'fastify+drainkit'));
     break;
   case 'http-terminator': {
     const { createHttpTerminator } = await import('http-terminator');

@@ -19,7 +19,7 @@ const drainer = createDrainer(server);
 `;
 
 export const preambles: Record<string, Preamble> = {
-  /** README's API listing: a request handler, a connection id, a request, a WebSocket map and a database. */
+  /** README's API listing: a request handler, a connection id, a request, a WebSocket map, a database and a service registry. */
   'core-api': {
     lang: 'ts',
     code: `
@@ -27,7 +27,8 @@ declare const handler: import('node:http').RequestListener;
 declare const id: string;
 declare const req: import('node:http').IncomingMessage;
 declare const sockets: Map<import('node:stream').Duplex, { close(code: number, reason: string): void }>;
-declare const db: { close(): Promise<void> };
+declare const db: { close(): Promise<void>; ping(options: { signal: AbortSignal }): Promise<void> };
+declare const discovery: { deregister(): Promise<void> };
 `,
   },
   /** A plain node:http server and its drainer. */
@@ -64,7 +65,7 @@ const registry = new Registry();
     code: `
 import express from 'express';
 import { createDrainer } from '@drainkit/core';
-import { adminRouter, drainMiddleware, readiness } from '@drainkit/express';
+import { adminRouter, drainMiddleware, liveness, readiness } from '@drainkit/express';
 const app = express();
 /** @type {import('@drainkit/express').ExpressAdminOptions['authorize']} */
 const authorize = () => true;
@@ -78,7 +79,7 @@ import http from 'node:http';
 import Koa from 'koa';
 import { Router } from '@koa/router';
 import { createDrainer } from '@drainkit/core';
-import { adminRouter, drainMiddleware, readiness } from '@drainkit/koa';
+import { adminRouter, drainMiddleware, liveness, readiness } from '@drainkit/koa';
 const app = new Koa();
 const router = new Router();
 /** @type {import('@drainkit/koa').KoaAdminOptions['authorize']} */
@@ -90,6 +91,17 @@ const authorize = () => true;
     lang: 'js',
     code: `
 const pool = { end: async () => {} };
+`,
+  },
+  /** docs/kubernetes.md, health checks and beforeShutdown: a drainer, a service registry, a queue consumer, a database pool, a cache. */
+  'drainer-deps': {
+    lang: 'js',
+    code: `${jsDrainer}
+const consul = { agent: { service: { deregister: async (/** @type {string} */ _id) => {} } } };
+const serviceId = 'app-1';
+const consumer = { pause: async () => {} };
+const pool = { query: async (/** @type {string} */ _sql, /** @type {{ signal: AbortSignal }} */ _options) => {} };
+const redis = { ping: async () => 'PONG' };
 `,
   },
   /** docs/pm2.md (CommonJS): the application's request listener and a database. */

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import { createDrainer } from '@drainkit/core';
 import type { Drainer } from '@drainkit/core';
-import { adminRouter, attach, drainMiddleware, readiness } from '@drainkit/express';
+import { adminRouter, attach, drainMiddleware, liveness, readiness } from '@drainkit/express';
 import type express from 'express';
 import type { NextFunction, Request, Response } from 'express';
 import { basicAuthorize, slowRoute, testApp } from '../adapters/test-app.js';
@@ -57,6 +57,7 @@ export async function startExpressApp(expressFactory: typeof express, options: T
     });
   });
   app.get('/ready', readiness());
+  app.get('/live', liveness());
   if (options.json) app.use('/admin', expressFactory.json());
   const { authorize = basicAuthorize, ...admin } = options.admin ?? {};
   app.use('/admin', adminRouter({ ...admin, authorize: (req: Request) => authorize((name) => req.get(name)) }));

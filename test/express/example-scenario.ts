@@ -4,10 +4,10 @@ import { RawClient, get, request } from '../helpers/net.js';
 import { startExample } from './example-process.js';
 
 /**
- * The same scenario against examples/express and examples/koa: every route,
+ * The same scenario against examples/express, examples/koa and examples/fastify: every route,
  * the guarded admin API (a drain by id), then SIGTERM while a request is in flight.
  */
-export async function exampleScenario(name: 'express' | 'koa'): Promise<void> {
+export async function exampleScenario(name: 'express' | 'koa' | 'fastify'): Promise<string> {
   const example = await startExample(name, { ADMIN_PASSWORD: 'example-pw' });
   const auth = { authorization: `Basic ${Buffer.from('admin:example-pw').toString('base64')}` };
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
@@ -60,6 +60,7 @@ export async function exampleScenario(name: 'express' | 'koa'): Promise<void> {
     expect(await example.exited).toBe(0);
     expect(example.output()).toMatch(/shutdown: readiness-failed/);
     expect(example.output()).toMatch(/shutdown: cleanup-done \(\d+ closed, 0 forced\)/);
+    return example.output();
   } finally {
     agent.destroy();
     slowAgent.destroy();

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import { createDrainer } from '@drainkit/core';
 import type { Drainer } from '@drainkit/core';
-import { adminRouter, attach, drainMiddleware, readiness } from '@drainkit/koa';
+import { adminRouter, attach, drainMiddleware, liveness, readiness } from '@drainkit/koa';
 import Router from '@koa/router';
 import type Koa from 'koa';
 import type { Context } from 'koa';
@@ -69,6 +69,7 @@ export async function startKoaApp(KoaClass: typeof Koa, options: TestAppOptions 
     signal.addEventListener('abort', () => res.end(`event: bye\ndata: ${(signal.reason as { code?: string }).code}\n\n`));
   });
   routes.get('/ready', readiness());
+  routes.get('/live', liveness());
   app.use(routes.routes());
   const { authorize = basicAuthorize, ...adminOptions } = options.admin ?? {};
   const admin = adminRouter({ ...adminOptions, prefix: '/admin', authorize: (ctx: Context) => authorize((name) => ctx.get(name)) });

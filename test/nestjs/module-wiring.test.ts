@@ -127,11 +127,31 @@ describe('DrainModule wiring (Test.createTestingModule)', () => {
     const indicator = app.get(DrainHealthIndicator);
     expect(await health.check([() => indicator.isReady()])).toMatchObject({ status: 'ok', info: { drain: { status: 'up' } } });
     const shutdown = app.get(DrainService).shutdown();
+    // Liveness stays up while the shutdown runs.
+    expect(app.get(DrainService).liveness()).toEqual({ alive: true, state: 'shutting-down' });
     await expect(health.check([() => indicator.isReady()])).rejects.toMatchObject({
       status: 503,
       response: { status: 'error', error: { drain: { status: 'down', state: 'shutting-down' } } },
     });
     await shutdown;
+  });
+
+  it('DrainHealthIndicator.check() runs the drainer health checks: a failing critical one is a terminus 503 while serving', async () => {
+    const moduleRef = await Test.createTestingModule({ imports: [DrainModule.forRoot({ timeoutMs: 1_000 }), TerminusModule.forRoot({ logger: false })] }).compile();
+    app = moduleRef.createNestApplication(new ExpressAdapter(), { logger: false });
+    await app.init();
+    let dbUp = true;
+    app.get(DrainService).drainer.healthCheck('db', () => {
+      if (!dbUp) throw new Error('db unreachable');
+    }, { cacheMs: 0 });
+    const health = app.get(HealthCheckService);
+    const indicator = app.get(DrainHealthIndicator);
+    expect(await health.check([() => indicator.check()])).toMatchObject({ status: 'ok', info: { drain: { status: 'up', checks: { db: { status: 'up' } } } } });
+    dbUp = false;
+    await expect(health.check([() => indicator.check()])).rejects.toMatchObject({
+      status: 503,
+      response: { error: { drain: { status: 'down', state: 'serving', checks: { db: { status: 'down', error: 'db unreachable' } } } } },
+    });
   });
 
   it('bad drainer options fail app.init() with ERR_DRAIN_INVALID_OPTION', async () => {

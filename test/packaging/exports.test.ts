@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 // Checks the BUILT packages (npm test runs `npm run build` first): each one
 // loads from CommonJS and from ESM through its exports map, as users consume it.
 const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
-const packages = ['core', 'express', 'koa', 'nestjs', 'prometheus'];
+const packages = ['core', 'express', 'fastify', 'koa', 'nestjs', 'prometheus'];
 
 function run(args: string[]): string {
   return execFileSync(process.execPath, args, { cwd: root, encoding: 'utf8', env: { ...process.env, NODE_NO_WARNINGS: '1' } });
@@ -70,7 +70,7 @@ describe.each(packages)('@drainkit/%s package', (name) => {
   it('loads with require() and with import(), exposing the same names', () => {
     const script = (kind: 'require' | 'import') =>
       kind === 'require'
-        ? `require('reflect-metadata'); console.log(JSON.stringify(Object.keys(require('@drainkit/${name}')).sort()))`
+        ? `require('reflect-metadata'); console.log(JSON.stringify(Object.keys(require('@drainkit/${name}')).filter((k) => k !== 'default').sort()))`
         : `import('reflect-metadata').then(() => import('@drainkit/${name}')).then((m) => console.log(JSON.stringify(Object.keys(m).filter((k) => k !== 'default').sort())))`;
     const fromCjs = JSON.parse(run(['-e', script('require')])) as string[];
     const fromEsm = JSON.parse(run(['--input-type=module', '-e', script('import')])) as string[];

@@ -11,6 +11,8 @@ export { createRequestDrain, isDrainerLike } from './request-drain.js';
 export type { RequestDrain } from './request-drain.js';
 export { notAttachedError, readinessReply, resolveReadinessOptions } from './readiness.js';
 export type { HttpReply, ReadinessOptions, ResolvedReadinessOptions } from './readiness.js';
+export { livenessReply, readinessWithChecks } from './probes.js';
+export type { ProbeTarget } from './probes.js';
 export { resolveListenOptions } from './listen-options.js';
 export type { ListenOptions, ResolvedListenOptions } from './listen-options.js';
 export { adminRoutes, alreadyAnsweredError, handleAdminRequest, matchAdminRoute, resolveAdminOptions } from './admin.js';

@@ -3,9 +3,11 @@ import type { Http2Session, ServerHttp2Stream } from 'node:http2';
 import type net from 'node:net';
 import type { Socket } from 'node:net';
 import tls from 'node:tls';
+import type { BeforeShutdownHook } from './before-shutdown.js';
 import type { Connection, ConnectionOwner } from './connection.js';
 import type { DrainOperation, OperationHost, OperationSettings } from './drain.js';
 import { Diagnostics } from './diagnostics.js';
+import { HealthRegistry } from './health.js';
 import { Http1Strategy } from './http1-drain.js';
 import { Http2Strategy } from './http2-drain.js';
 import { Registry } from './registry.js';
@@ -60,6 +62,10 @@ export class DrainerCore {
   shutdownOperation: DrainOperation | undefined = undefined;
   shutdownController: AbortController | undefined = undefined;
   readonly cleanupHooks: CleanupHook[] = [];
+  /** `beforeShutdown()` hooks (before-shutdown.ts), run between readiness failing and the listener closing. */
+  readonly beforeShutdownHooks: BeforeShutdownHook[] = [];
+  /** `healthCheck()` registrations (health.ts), run by the adapters' readiness handlers. */
+  readonly health = new HealthRegistry();
   /** Set when shutdown closes the listener: from then on every new connection drains at once. */
   listenerStopped = false;
   /** Set once shutdown's listener close has completed (every socket Node counts has closed). */

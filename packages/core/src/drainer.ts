@@ -1,6 +1,8 @@
 import { EventEmitter } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import net from 'node:net';
+import { beforeShutdownHook } from './before-shutdown.js';
+import type { BeforeShutdownOptions } from './before-shutdown.js';
 import { socketsClosed } from './closing.js';
 import type { Connection, ConnectionOwner, DrainTask } from './connection.js';
 import { releaseAll, socketClosed } from './connection-tracking.js';
@@ -11,6 +13,7 @@ import type { DrainOperation, OperationHost, OperationSettings } from './drain.j
 import { DrainError, DrainErrorCodes, describeValue } from './errors.js';
 import { assertDrainerEventName } from './events.js';
 import type { DrainerEventName, DrainerListener } from './events.js';
+import type { HealthCheck, HealthCheckOptions, HealthReport } from './health.js';
 import { responseFinished } from './http1-dispatch.js';
 import { requestKey, requestSignal } from './request-signals.js';
 import { attach, detach } from './interception.js';
@@ -271,6 +274,27 @@ export class Drainer extends EventEmitter implements OperationHost, StrategyHost
   onShutdown(run: () => unknown, options?: CleanupHookOptions): this {
     addCleanupHook(this.core, run, options);
     return this;
+  }
+
+  /** Awaited after readiness fails, before the listener closes (alongside `shutdownDelayMs`); see before-shutdown.ts. */
+  beforeShutdown(run: () => unknown, options?: BeforeShutdownOptions): this {
+    this.core.beforeShutdownHooks.push(beforeShutdownHook(run, options, this.core.beforeShutdownHooks.length));
+    return this;
+  }
+
+  /** An async check the adapters' readiness handlers run; a failing critical one answers 503 (health.ts). */
+  healthCheck(name: string, check: HealthCheck, options?: HealthCheckOptions): this {
+    this.core.health.add(name, check, options);
+    return this;
+  }
+
+  /** Runs (or reuses the cached results of) every health check. Never rejects. */
+  checkHealth(): Promise<HealthReport> {
+    return this.core.health.run();
+  }
+
+  get healthCheckCount(): number {
+    return this.core.health.size;
   }
 
   stats(): DrainStats {

@@ -27,10 +27,13 @@ export interface DrainProgressEvent {
 }
 
 /**
- * In this order. 'sockets-closed': every socket has closed, lingering ones
- * included; it comes after 'cleanup-done', once the last lingering socket closed.
+ * In this order. 'delay-elapsed' (with `shutdownDelayMs`) and
+ * 'before-shutdown-done' (with `beforeShutdown()` hooks) come in either order,
+ * both before 'listener-closed'. 'sockets-closed': every socket has closed,
+ * lingering ones included; it comes after 'cleanup-done', once the last
+ * lingering socket closed.
  */
-export type ShutdownPhase = 'readiness-failed' | 'delay-elapsed' | 'listener-closed' | 'drained' | 'cleanup-done' | 'sockets-closed';
+export type ShutdownPhase = 'readiness-failed' | 'delay-elapsed' | 'before-shutdown-done' | 'listener-closed' | 'drained' | 'cleanup-done' | 'sockets-closed';
 
 export interface ShutdownPhaseEvent {
   phase: ShutdownPhase;
@@ -40,7 +43,10 @@ export interface ShutdownPhaseEvent {
 
 export interface CleanupErrorEvent {
   name: string;
-  error: Error;
+  /** `ERR_DRAIN_CLEANUP_FAILED`, with the hook's own error as `cause`. */
+  error: DrainError;
+  /** Which hook failed: a `beforeShutdown()` hook (before the listener closed) or an `onShutdown()` cleanup (after the drain). */
+  stage: 'before-shutdown' | 'cleanup';
 }
 
 /** The drainer's events and their single payload argument. */

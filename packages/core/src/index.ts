@@ -1,5 +1,7 @@
 export { createDrainer, Drainer } from './drainer.js';
 export type { CleanupHookOptions } from './shutdown.js';
+export type { BeforeShutdownOptions } from './before-shutdown.js';
+export type { HealthCheck, HealthCheckOptions, HealthCheckResult, HealthReport } from './health.js';
 export type { HandleSignalsOptions, ShutdownOutcome } from './signals.js';
 export { DrainError, DrainErrorCodes, isDrainError } from './errors.js';
 export type { DrainErrorCode } from './errors.js';

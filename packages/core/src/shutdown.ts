@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { runBeforeShutdownHooks } from './before-shutdown.js';
 import { maybeAllClosed } from './closing.js';
 import type { DrainerCore } from './core.js';
 import { abortConnection, joinTask, shuttingDownError } from './drain-control.js';
@@ -13,7 +14,8 @@ import type { DrainReport } from './types.js';
 
 /**
  * The shutdown sequence and its phases (events.ts `ShutdownPhase`):
- * readiness-failed → (shutdownDelayMs) delay-elapsed → listener-closed →
+ * readiness-failed → (shutdownDelayMs) delay-elapsed and, at the same time,
+ * (beforeShutdown hooks) before-shutdown-done → listener-closed →
  * every connection drains (one DrainOperation, which late connections join)
  * → drained → cleanup hooks → cleanup-done → sockets-closed (closing.ts).
  */
@@ -52,17 +54,29 @@ export function startShutdown(core: DrainerCore, settings: OperationSettings, de
 
 async function runShutdown(core: DrainerCore, settings: OperationSettings, delayMs: number): Promise<DrainReport> {
   const diagnostics = core.diagnostics;
-  if (delayMs > 0) {
-    // Still serving normally, so load balancers remove this instance before the listener closes.
-    // A later shutdown() call may end the delay sooner (shortenShutdown).
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, delayMs);
-      timer.unref();
-      core.shutdownDelay = { endsAt: Date.now() + delayMs, timer, resolve };
-    });
-    core.shutdownDelay = undefined;
-    diagnostics.phase('delay-elapsed');
-  }
+  // Still serving normally meanwhile, so load balancers remove this instance
+  // before the listener closes; the listener waits for the delay and the hooks both.
+  // A later shutdown() call may end the delay sooner (shortenShutdown).
+  const delay =
+    delayMs > 0
+      ? new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, delayMs);
+          timer.unref();
+          core.shutdownDelay = { endsAt: Date.now() + delayMs, timer, resolve };
+        }).then(() => {
+          core.shutdownDelay = undefined;
+          diagnostics.phase('delay-elapsed');
+        })
+      : undefined;
+  const hooks =
+    core.beforeShutdownHooks.length > 0
+      ? runBeforeShutdownHooks(core.beforeShutdownHooks, (hook, error) => {
+          diagnostics.log('error', { err: error, hook: hook.name }, 'drainkit: beforeShutdown hook failed');
+          diagnostics.fire('cleanup:error', { name: hook.name, error, stage: 'before-shutdown' });
+        }).then(() => diagnostics.phase('before-shutdown-done'))
+      : undefined;
+  // Without either, the listener closes in this same tick, as shutdown() always did.
+  if (delay || hooks) await Promise.all([delay, hooks]);
   const startedAt = Date.now();
   core.shutdownDeadlineAt = startedAt + settings.timeoutMs;
   // Before the listener stops: what Node lists but drainkit never saw drains with the rest.
@@ -147,7 +161,7 @@ async function runCleanupHooks(core: DrainerCore): Promise<void> {
         cause,
       });
       core.diagnostics.log('error', { err: error, hook: hook.name }, 'drainkit: shutdown cleanup failed');
-      core.diagnostics.fire('cleanup:error', { name: hook.name, error });
+      core.diagnostics.fire('cleanup:error', { name: hook.name, error, stage: 'cleanup' });
     }
   }
 }

@@ -1,5 +1,5 @@
 export { drainMiddleware } from './state.js';
-export { readiness } from './readiness.js';
+export { liveness, readiness } from './readiness.js';
 export { adminRouter } from './admin-router.js';
 export type { KoaAdminOptions } from './admin-router.js';
 export { attach } from './attach.js';

@@ -204,6 +204,14 @@ export class DrainService implements OnApplicationBootstrap, BeforeApplicationSh
     return { ready: true, state: drainer.state, connections: drainer.stats().open };
   }
 
+  /**
+   * For a liveness route: `{ alive: true, state }` for as long as the process
+   * answers, during a graceful shutdown too, so the kubelet does not kill a draining pod.
+   */
+  liveness(): { alive: true; state: DrainerState | 'not-attached' } {
+    return { alive: true, state: this.attachedDrainer?.state ?? 'not-attached' };
+  }
+
   // ------------------------------------------------------------- typed events
 
   /** Listens to a drainer event; listeners added before the drainer is attached are kept until it is. */
