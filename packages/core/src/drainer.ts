@@ -20,6 +20,7 @@ import { attach, detach } from './interception.js';
 import { lingerTimerListener } from './lingering-close.js';
 import { checkKnownKeys, checkObject, countOption, durationOption, resolveDrainerOptions, stringOption } from './options.js';
 import { startAgeSweep, stopAgeSweep } from './retirement.js';
+import { collectStats } from './stats.js';
 import { addCleanupHook, shortenShutdown, startShutdown } from './shutdown.js';
 import type { CleanupHookOptions } from './shutdown.js';
 import { handleSignals } from './signals.js';
@@ -298,33 +299,7 @@ export class Drainer extends EventEmitter implements OperationHost, StrategyHost
   }
 
   stats(): DrainStats {
-    const registry = this.registry;
-    let idle = 0;
-    let active = 0;
-    let draining = 0;
-    let inFlight = 0;
-    for (const connection of registry.connections.values()) {
-      inFlight += connection.inFlight;
-      if (connection.state === 'draining') draining++;
-      else if (connection.state === 'active') active++;
-      else idle++;
-    }
-    // TLS sockets still in their handshake are open (and idle) connections too.
-    const handshaking = this.core.handshaking.size;
-    return {
-      open: registry.size + handshaking,
-      idle: idle + handshaking,
-      active,
-      draining,
-      inFlight,
-      accepted: registry.acceptedCount,
-      closed: registry.closedCount,
-      forcedClosed: registry.forcedCount,
-      drained: registry.drainedCount,
-      lingering: this.core.lingering.size,
-      unanswered: this.core.unanswered.total,
-      state: this.core.state,
-    };
+    return collectStats(this.core);
   }
 
   /** Detach from the server, leaving it as it was: held requests are released, nothing is closed. */
