@@ -1,7 +1,8 @@
 // Soak load generator: its own process, keep-alive HTTP/1.1 clients or HTTP/2
 // sessions with many concurrent streams, on 127.0.0.1, bounded in time and count.
 // It counts every outcome; a request that fails before any response byte is
-// retried once, as RFC 9112 §9.3.1 allows for idempotent requests.
+// retried once, as RFC 9112 §9.3.1 allows for idempotent requests; an HTTP/2
+// stream refused with REFUSED_STREAM (never processed) up to twice more.
 import http from 'node:http';
 import http2 from 'node:http2';
 
@@ -12,6 +13,8 @@ const counts = {
   truncated: 0,
   errorsBeforeBytes: 0,
   retriedOk: 0,
+  /** Extra resends of a stream the server refused (REFUSED_STREAM: never processed), beyond the one retry. */
+  refusedResent: 0,
   failedAfterRetry: 0,
   /** Retry refused because the listener had closed (shutdown): what a load balancer routes elsewhere. */
   refusedAfterShutdown: 0,
@@ -94,6 +97,14 @@ async function logical(attempt, target) {
   if (outcome.kind === 'before') {
     counts.errorsBeforeBytes++;
     outcome = await attempt(target);
+    // REFUSED_STREAM (rst 7) says the server never processed the stream (RFC 9113
+    // §8.7): clients such as gRPC and Chromium resend it. Under drains every
+    // ~150 ms the one retry can land on another session that is being drained,
+    // so a refused stream is resent up to twice more; any other failure is not.
+    for (let extra = 0; extra < 2 && outcome.kind === 'before' && /rst 7$/.test(outcome.code ?? ''); extra++) {
+      counts.refusedResent++;
+      outcome = await attempt(target);
+    }
     if (outcome.kind === 'complete') counts.retriedOk++;
     else if (outcome.kind === 'before') {
       if (outcome.code === 'ECONNREFUSED' && config.expectListenerClose) {

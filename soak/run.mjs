@@ -178,7 +178,7 @@ for (const name of names) {
   const c = outcome.client;
   console.log(
     `[soak] ${outcome.misses.length ? 'FAIL' : 'ok  '} ${name.padEnd(12)} ${outcome.seconds}s  requests ${c.requests} (sent ${c.sent}), complete ${c.complete}, ` +
-      `truncated ${c.truncated}, before-bytes errors ${c.errorsBeforeBytes} (retried ok ${c.retriedOk}), failed after retry ${c.failedAfterRetry}, ` +
+      `truncated ${c.truncated}, before-bytes errors ${c.errorsBeforeBytes} (retried ok ${c.retriedOk}, refused streams resent ${c.refusedResent ?? 0}), failed after retry ${c.failedAfterRetry}, ` +
       `refused after shutdown ${c.refusedAfterShutdown}, after-bytes errors ${c.errorsAfterBytes} | handlers ${outcome.server.handlersStarted}, ` +
       `drains ${outcome.drained.results} (forced ${outcome.drained.forced}, dropped ${outcome.drained.droppedRequests}, aborted ${outcome.drained.abortedRequests})` +
       (outcome.inFlightAtShutdown !== undefined ? `, in flight at shutdown ${outcome.inFlightAtShutdown}` : '') +
