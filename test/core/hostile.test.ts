@@ -207,7 +207,8 @@ describe('reports that tell the truth (items 9, 10)', () => {
     expect(report.results[0]).toMatchObject({ completedRequests: 0, abortedRequests: 1 });
   });
 
-  it('an HTTP/1.1 request in flight on a connection opened before createDrainer is adopted and reported (item 10)', async () => {
+  /** A server with one raw-client request in its handler, started before any drainer exists; `gate` ends it. */
+  async function requestInFlightBeforeDrainer() {
     const gate = deferred();
     const started = deferred();
     const server = track(
@@ -221,6 +222,11 @@ describe('reports that tell the truth (items 9, 10)', () => {
     clients.push(client);
     client.write(get('/slow'));
     await started.promise;
+    return { server, gate, client };
+  }
+
+  it('an HTTP/1.1 request in flight on a connection opened before createDrainer is adopted and reported (item 10)', async () => {
+    const { server, gate } = await requestInFlightBeforeDrainer();
     const drainer = createDrainer(server, { timeoutMs: 300 });
     drainers.push(drainer);
     const report = await drainer.shutdown();
@@ -232,19 +238,7 @@ describe('reports that tell the truth (items 9, 10)', () => {
   });
 
   it('a request in flight from before createDrainer that finishes in time gets Connection: close and counts as drained (item 10)', async () => {
-    const gate = deferred();
-    const started = deferred();
-    const server = track(
-      http.createServer((_req, res) => {
-        started.resolve();
-        void gate.promise.then(() => res.end('slow'));
-      }),
-    );
-    const port = await listen(server);
-    const client = await RawClient.connect(port);
-    clients.push(client);
-    client.write(get('/slow'));
-    await started.promise;
+    const { server, gate, client } = await requestInFlightBeforeDrainer();
     const drainer = createDrainer(server, { timeoutMs: 5_000 });
     drainers.push(drainer);
     const shutdown = drainer.shutdown();
