@@ -1,7 +1,7 @@
 import type { Duplex } from 'node:stream';
 
 /** A request line ends with " HTTP/1.0" or " HTTP/1.1" and CRLF: one per request head. */
-const REQUEST_LINE_END = Buffer.from(' HTTP/1.');
+const REQUEST_LINE_END = ' HTTP/1.';
 
 /**
  * Counts request heads by their request line across the chunks of one socket:
@@ -9,20 +9,24 @@ const REQUEST_LINE_END = Buffer.from(' HTTP/1.');
  * the FIN count as at least one request (something the client meant to send).
  */
 export class RequestLineCounter {
-  private tail: Buffer | undefined = undefined;
+  /** The last bytes seen (latin1), fewer than the pattern: a copy, so that no chunk outlives its 'data' event. */
+  private tail = '';
   private seen = false;
 
   count(chunk: Buffer): number {
     let count = 0;
     const k = REQUEST_LINE_END.length;
-    if (this.tail !== undefined) {
+    if (this.tail !== '') {
       // Only matches that straddle the seam: they start in the tail.
-      const seam = Buffer.concat([this.tail, chunk.subarray(0, k - 1)]);
-      const at = seam.indexOf(REQUEST_LINE_END);
+      const at = (this.tail + chunk.toString('latin1', 0, k - 1)).indexOf(REQUEST_LINE_END);
       if (at !== -1 && at < this.tail.length) count++;
     }
-    for (let at = chunk.indexOf(REQUEST_LINE_END); at !== -1; at = chunk.indexOf(REQUEST_LINE_END, at + k)) count++;
-    this.tail = chunk.length >= k - 1 ? chunk.subarray(chunk.length - (k - 1)) : Buffer.concat([this.tail ?? Buffer.alloc(0), chunk]).subarray(-(k - 1));
+    // Searched in a latin1 copy: V8's string search costs ~1/3 of Buffer#indexOf's
+    // native call per match when a flood packs ~2,000 request lines in 64 KiB
+    // (~80 µs instead of ~235 µs a read, Node 20.20; ~50 / ~150 µs on 22.23 and 24.22).
+    const text = chunk.toString('latin1');
+    for (let at = text.indexOf(REQUEST_LINE_END); at !== -1; at = text.indexOf(REQUEST_LINE_END, at + k)) count++;
+    this.tail = (this.tail + text.slice(Math.max(0, text.length - (k - 1)))).slice(-(k - 1));
     if (!this.seen) {
       this.seen = true;
       if (count === 0) count = 1;
@@ -32,7 +36,8 @@ export class RequestLineCounter {
 }
 
 type NodeParser = { _consumed?: boolean; unconsume?: () => void };
-type ParserSocket = Duplex & { parser?: NodeParser | null; _paused?: boolean };
+type StreamHandle = { reading?: boolean; readStart?: () => number };
+type ParserSocket = Duplex & { parser?: NodeParser | null; _paused?: boolean; _handle?: StreamHandle | null };
 
 /**
  * After drainkit's FIN a lingering HTTP/1.1 socket still reads (so the close is
@@ -75,4 +80,13 @@ export function discardAfterFin(socket: Duplex, onRequests: (requests: number, b
   // Node may have paused the socket for backpressure (socket._paused): read on, or the client's FIN is never seen.
   s._paused = false;
   s.resume();
+  // A pause while the parser consumed the handle stopped the handle itself
+  // (Node's onSocketPause: readStop), and resume() cannot restart it: the
+  // stream's read() never returned, so it calls no _read(). Restart it as
+  // Node's onSocketResume would have (lib/_http_server.js, Node 20.20, 22.23, 24.22).
+  const handle = s._handle;
+  if (handle && handle.reading === false && typeof handle.readStart === 'function') {
+    handle.reading = true;
+    handle.readStart();
+  }
 }
