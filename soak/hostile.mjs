@@ -77,11 +77,15 @@ async function writeMany(socket, text, count, stopAt, stallMs = 500) {
     written = Math.min(count, written + 100);
     if (!ok) {
       // events.once() rejects on 'error': a reset ends the writing, it is not a failure of the run.
+      // The losers' listeners are removed (abort): one wait per full buffer, ~100k of them in case 2.
+      const done = new AbortController();
+      const { signal } = done;
       const drained = await Promise.race([
-        once(socket, 'drain').then(() => true, () => false),
-        sleep(stallMs).then(() => false),
-        once(socket, 'close').then(() => false, () => false),
+        once(socket, 'drain', { signal }).then(() => true, () => false),
+        sleep(stallMs, undefined, { signal }).then(() => false, () => false),
+        once(socket, 'close', { signal }).then(() => false, () => false),
       ]);
+      done.abort();
       if (!drained) break;
     }
   }
