@@ -84,6 +84,8 @@ const commands = {
       handled,
       open: await openConnections(),
       abortListeners: counts.abortListeners,
+      // drainkit: requests it counted as never answered (read after its FIN, or held behind a drain).
+      unanswered: drainer?.stats().unanswered,
     };
   },
   release() {

@@ -145,7 +145,14 @@ async function pipelining(server, n) {
   };
 }
 
-/** 2: `n` idle keep-alive clients are drained and keep writing requests after the server's FIN. */
+/**
+ * 2: `n` idle keep-alive clients are drained and keep writing requests after the server's FIN.
+ * Bare's equivalent, closeIdleConnections(), destroys them at once: the clients' writes then
+ * meet a reset (a request on its way is lost) and bare reads nothing, so its figures are the
+ * baseline a lingering socket adds to. drainkit reads and discards (counting) until lingerMs:
+ * that must cost a small, bounded amount per socket, never per request. The heap is read while
+ * the sockets still linger.
+ */
 async function lingering(server, n) {
   const sockets = [];
   for (let i = 0; i < n; i++) {
@@ -172,7 +179,7 @@ async function lingering(server, n) {
     heapGrowthMB: peak.heapGrowthMB,
     maxBlockMs: Math.max(peak.maxBlockMs, after.maxBlockMs),
     timeMs: Date.now() - started,
-    detail: { clients: n, requestsWritten: written.reduce((a, b) => a + b, 0), handled: peak.handled, closed: closed.closed },
+    detail: { clients: n, requestsWritten: written.reduce((a, b) => a + b, 0), handled: peak.handled, unanswered: after.unanswered, closed: closed.closed },
   };
 }
 
