@@ -101,4 +101,33 @@ describe('lingering sockets do not parse (item 2)', () => {
     await until(() => drainer.stats().lingering === 0, 3_000, 'the lingering socket to close');
     expect(client.error).toBeUndefined();
   });
+
+  it('a request whose head the parser had begun when the socket started to linger is counted once its head ends after the FIN', async () => {
+    const handled: string[] = [];
+    const server = track(
+      http.createServer((req, res) => {
+        handled.push(req.url ?? '');
+        res.end('ok');
+      }),
+    );
+    const drainer = createDrainer(server, { idleGraceMs: 10_000, lingerMs: 5_000 });
+    drainers.push(drainer);
+    const port = await listen(server);
+    const client = await RawClient.connect(port, { allowHalfOpen: true });
+    clients.push(client);
+    client.write(get('/a'));
+    await client.waitFor((data) => data.includes('ok'));
+    await until(() => drainer.connections()[0]?.state === 'idle');
+    const drained = drainer.drain();
+    // /b is served within the idle grace (the last response); /c's request line is read with it, the rest of its head after the FIN.
+    client.write(`${get('/b')}GET /c HTTP/1.1\r\nHo`);
+    await drained;
+    await client.waitForEnd();
+    expect(drainer.stats().lingering).toBe(1);
+    client.write(`st: localhost\r\n\r\n${get('/d')}`);
+    await until(() => drainer.stats().unanswered === 2, 3_000, '/c and /d counted');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(drainer.stats().unanswered).toBe(2);
+    expect(handled).toEqual(['/a', '/b']);
+  });
 });
