@@ -43,6 +43,7 @@ server.on('connection', (socket) => {
 });
 
 let baseline = 0;
+let cpuAtMark = process.cpuUsage();
 const delay = monitorEventLoopDelay({ resolution: 10 });
 delay.enable();
 
@@ -61,6 +62,7 @@ const commands = {
   /** Baseline heap; resets the event-loop delay histogram. */
   mark() {
     baseline = heapUsed();
+    cpuAtMark = process.cpuUsage();
     delay.reset();
     return { heapMB: baseline / 2 ** 20 };
   },
@@ -82,6 +84,8 @@ const commands = {
       // The histogram's max is the longest gap between two of its 10 ms ticks: the longest block.
       maxBlockMs: delay.max / 1e6,
       handled,
+      // CPU time since mark (user + system): what the case cost, whatever else the machine was running.
+      cpuMs: (({ user, system }) => (user + system) / 1000)(process.cpuUsage(cpuAtMark)),
       open: await openConnections(),
       abortListeners: counts.abortListeners,
       // drainkit: requests it counted as never answered (read after its FIN, or held behind a drain).

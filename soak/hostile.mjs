@@ -179,7 +179,7 @@ async function lingering(server, n) {
     heapGrowthMB: peak.heapGrowthMB,
     maxBlockMs: Math.max(peak.maxBlockMs, after.maxBlockMs),
     timeMs: Date.now() - started,
-    detail: { clients: n, requestsWritten: written.reduce((a, b) => a + b, 0), handled: peak.handled, unanswered: after.unanswered, closed: closed.closed },
+    detail: { clients: n, requestsWritten: written.reduce((a, b) => a + b, 0), handled: peak.handled, unanswered: after.unanswered, serverCpuMs: Math.round(after.cpuMs), closed: closed.closed },
   };
 }
 

@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 
 type OnIncoming = ((req: IncomingMessage, keepAlive: boolean) => number) & { [kGate]?: RequestGate };
-type NodeParser = { onIncoming?: OnIncoming | null };
+type NodeParser = { onIncoming?: OnIncoming | null; incoming?: IncomingMessage | null };
 
 // On the gate function, not the parser: Node pools parsers, and `cleanParser` drops onIncoming (and so the gate) with its connection.
 const kGate = Symbol('drainkit.requestGate');
@@ -39,9 +39,12 @@ export function gateRequests(socket: Socket, onDropped: () => void): void {
     if ((req as IncomingMessage & { upgrade?: boolean }).upgrade) return Reflect.apply(original, this, [req, keepAlive]) as number;
     gate.dropped++;
     onDropped();
-    // A body would fill the unread request and stop the socket (parserOnBody's readStop): let it flow away.
     const headers = req.headers;
+    // A body would fill the unread request and stop the socket (parserOnBody's readStop): let it flow away.
     if (headers['content-length'] !== undefined || headers['transfer-encoding'] !== undefined) req.resume();
+    // None: the parser lets go of the request now, and its end (parserOnMessageComplete) is skipped, as
+    // for a request Node has cleared (clearIncoming): no stream work per request, ~1/3 of the cost of one.
+    else parser.incoming = null;
     return 0;
   };
   gated[kGate] = gate;
