@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import http from 'node:http';
 import type net from 'node:net';
 import { createDrainer } from '@drainkit/core';
@@ -129,5 +130,34 @@ describe('lingering sockets do not parse (item 2)', () => {
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(drainer.stats().unanswered).toBe(2);
     expect(handled).toEqual(['/a', '/b']);
+  });
+
+  it('a client that goes on writing after the FIN (over 1 MiB) is reset then, not read until lingerMs', async () => {
+    const server = track(http.createServer((_req, res) => res.end('ok')));
+    const drainer = createDrainer(server, { idleGraceMs: 0, lingerMs: 30_000 });
+    drainers.push(drainer);
+    const port = await listen(server);
+    const client = await RawClient.connect(port, { allowHalfOpen: true });
+    clients.push(client);
+    client.write(get('/a'));
+    await client.waitFor((data) => data.includes('ok'));
+    await until(() => drainer.connections()[0]?.state === 'idle');
+    await drainer.drain();
+    await client.waitForEnd();
+    expect(drainer.stats().lingering).toBe(1);
+    // A flood: 3 MiB of requests, as fast as the socket takes them.
+    const batch = get('/x').repeat(1_000);
+    for (let written = 0; written < 3 * 2 ** 20 && !client.socket.destroyed; written += batch.length) {
+      if (!client.socket.write(batch)) await Promise.race([once(client.socket, 'drain'), client.closed]);
+    }
+    await until(() => drainer.stats().lingering === 0, 5_000, 'the flooding socket to be reset');
+    // The client learns of the reset on its next write.
+    client.socket.write(get('/after'));
+    await client.closed;
+    expect(client.error?.code).toMatch(/ECONNRESET|EPIPE/);
+    // What was read (at least 1 MiB) was counted; the rest never reached drainkit.
+    const perRequest = get('/x').length;
+    expect(drainer.stats().unanswered).toBeGreaterThanOrEqual(Math.floor(2 ** 20 / perRequest));
+    expect(drainer.stats().unanswered).toBeLessThan(Math.ceil((3 * 2 ** 20) / perRequest));
   });
 });
