@@ -17,8 +17,8 @@ type ListeningHandle = { listen?: (backlog: number) => number };
  * checked on Node 20.20, 22.23, 24.22 and 26.12), so at most one more connection
  * can be queued at the close; a client whose SYN is dropped meanwhile retries
  * it, finds the port closed, and a proxy sends that request elsewhere.
- * A cluster worker's round-robin handle has no `listen` (the primary accepts):
- * it closes as before.
+ * A cluster worker's round-robin handle has a `listen` that does nothing (the
+ * primary accepts; lib/internal/cluster/child.js): it closes as before.
  *
  * `net.Server.prototype.close`, not `http.Server`'s: that one also closes idle
  * connections (Node ≥ 19), which would reset connections drainkit is closing
