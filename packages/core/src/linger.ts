@@ -73,9 +73,10 @@ type ParserSocket = Duplex & { parser?: NodeParser | null; _paused?: boolean; _h
  * (`socketOnData`) is removed, and reading restarts if a pause had stopped the
  * handle, so the bytes are counted and dropped and the client's FIN is seen.
  * The same code paths on Node 20.20, 22.23, 24.22 and 26.12 (their
- * lib/_http_server.js read side by side, and run): 4 clients writing ~10M
- * pipelined requests after the FIN for 1.4 s start no handler and grow the heap
- * by < 1 MB (soak/hostile.mjs case 2).
+ * lib/_http_server.js read side by side, and run): 4 and 8 clients writing
+ * requests as fast as they can after the FIN start no handler and grow the heap
+ * by 0.3 MB, no block over 66 ms (soak/hostile.mjs case 2,
+ * bench/results/hostile-2026-12-01T20-16-12-897Z.md; before: +24 and +48 MB).
  * `onRequests` gets the request heads seen (see RequestLineCounter).
  */
 export function discardAfterFin(socket: Duplex, onRequests: (requests: number, bytes: number) => void): void {
