@@ -60,8 +60,12 @@ export function haproxyConfig(dir, port, backends, { recipe = false, checkInterM
 global
   maxconn 4096
   pidfile ${dir}/haproxy.pid
+  log stderr format raw local0 info
 defaults
   mode http
+  log global
+  option httplog
+  option dontlog-normal
   timeout connect 2s
   timeout client 30s
   timeout server 30s
