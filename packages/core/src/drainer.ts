@@ -47,6 +47,17 @@ type AnyServer = net.Server & { [kDrainer]?: Drainer };
 let drainerSeq = 0;
 
 /**
+ * EventEmitter's prototype without its constructor. `EventEmitter.init` sets
+ * `_events`, `_eventsCount` and a symbol on every emitter it constructs: one more
+ * emitter class turns those stores megamorphic for every IncomingMessage and
+ * ServerResponse Node constructs afterwards (V8 keeps at most 4 shapes per
+ * property access). The EventEmitter methods create `_events` on first use, so
+ * a drainer behaves the same (and is still `instanceof EventEmitter`).
+ */
+const EventEmitterWithoutInit = function DrainerEvents() {} as unknown as typeof EventEmitter;
+EventEmitterWithoutInit.prototype = EventEmitter.prototype;
+
+/**
  * Tracks every connection of one server and drains them one by one, by
  * filter, or all at once. Create it with `createDrainer(server, options)`.
  *
@@ -55,7 +66,7 @@ let drainerSeq = 0;
  * modules call back through (DrainOperation, the protocol strategies and
  * each Connection hold it), so they need not import one another in circles.
  */
-export class Drainer extends EventEmitter implements OperationHost, StrategyHost, ConnectionOwner {
+export class Drainer extends EventEmitterWithoutInit implements OperationHost, StrategyHost, ConnectionOwner {
   /** Tells drainers apart in diagnostics_channel messages. */
   readonly drainerId = String(++drainerSeq);
   readonly server: net.Server;
