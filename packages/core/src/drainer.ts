@@ -1,4 +1,3 @@
-import { EventEmitter } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import net from 'node:net';
 import { beforeShutdownHook } from './before-shutdown.js';
@@ -7,6 +6,7 @@ import { socketsClosed } from './closing.js';
 import type { Connection, ConnectionOwner, DrainTask } from './connection.js';
 import { releaseAll, socketClosed } from './connection-tracking.js';
 import { DrainerCore } from './core.js';
+import { EventEmitterWithoutInit } from './event-base.js';
 import type { Registry } from './registry.js';
 import { advance, drainOne, drainingError, joinTask, reschedule, runOperation, shuttingDownError, startTask } from './drain-control.js';
 import type { DrainOperation, OperationHost, OperationSettings } from './drain.js';
@@ -45,17 +45,6 @@ const kDrainer = Symbol.for('drainkit.drainer');
 type AnyServer = net.Server & { [kDrainer]?: Drainer };
 
 let drainerSeq = 0;
-
-/**
- * EventEmitter's prototype without its constructor. `EventEmitter.init` sets
- * `_events`, `_eventsCount` and a symbol on every emitter it constructs: one more
- * emitter class turns those stores megamorphic for every IncomingMessage and
- * ServerResponse Node constructs afterwards (V8 keeps at most 4 shapes per
- * property access). The EventEmitter methods create `_events` on first use, so
- * a drainer behaves the same (and is still `instanceof EventEmitter`).
- */
-const EventEmitterWithoutInit = function DrainerEvents() {} as unknown as typeof EventEmitter;
-EventEmitterWithoutInit.prototype = EventEmitter.prototype;
 
 /**
  * Tracks every connection of one server and drains them one by one, by
