@@ -9,7 +9,7 @@
 // calls on IPC commands); (window N − empty window) / N is the per-request figure.
 // Usage: node bench/instructions.mjs [--node 20,24] [--variants bare,drainkit,...]
 //        [--requests 2000] [--warmup 6000] [--connections 1] [--tolerance 0.005] [--max-windows 10]
-//        [--node-args='--single-threaded --hash-seed=1 --random-seed=1 --min-semi-space-size=16 --max-semi-space-size=16 --expose-gc --no-memory-reducer'] [--aslr] [--keep] [--no-write]
+//        [--node-args='--single-threaded --hash-seed=1 --random-seed=1 --min-semi-space-size=16 --max-semi-space-size=16 --no-memory-reducer'] [--aslr] [--keep] [--no-write]
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -44,7 +44,7 @@ const { values: flags } = parseArgs({
     'max-windows': { type: 'string', default: '14' },
     keep: { type: 'boolean', default: false },
     // V8 flags for the measured server, e.g. --single-threaded (compiler and GC on the main thread).
-    'node-args': { type: 'string', default: '--single-threaded --hash-seed=1 --random-seed=1 --min-semi-space-size=16 --max-semi-space-size=16 --expose-gc --no-memory-reducer' },
+    'node-args': { type: 'string', default: '--single-threaded --hash-seed=1 --random-seed=1 --min-semi-space-size=16 --max-semi-space-size=16 --no-memory-reducer' },
     // Keep address-space randomisation (default: off, via setarch -R).
     aslr: { type: 'boolean', default: false },
     'no-write': { type: 'boolean', default: false },

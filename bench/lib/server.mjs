@@ -160,10 +160,6 @@ process.on('message', async (message) => {
       // Markers for callgrind (bench/instructions.mjs): --zero-before=uv_os_getpriority
       // --dump-before=uv_loadavg. Neither libuv function runs anywhere else in a server.
       case 'count-start':
-        // Every window starts from a collected heap (with --expose-gc, as bench/instructions.mjs
-        // runs it): an Express request allocates enough that a window's count otherwise moved
-        // by ±4% with whether an old-generation collection fell into it.
-        globalThis.gc?.();
         os.getPriority();
         reply({ requests });
         break;
