@@ -22,7 +22,7 @@ const RUNS = Number(flags.runs);
 const CLIENTS = Number(flags.clients);
 const LOAD_BEFORE_MS = 500;
 const MAX_AFTER_MS = 4_000;
-const VARIANTS = ['node-core', 'drainkit', 'drainkit+idleGrace', 'fastify-close', 'fastify+drainkit', 'fastify+drainkit+idleGrace', 'http-terminator', 'terminus'];
+const VARIANTS = ['node-core', 'drainkit', 'drainkit+noGrace', 'fastify-close', 'fastify+drainkit', 'fastify+drainkit+noGrace', 'http-terminator', 'terminus'];
 const SERVER = new URL('./lib/compare-server.mjs', import.meta.url).pathname;
 const log = (...args) => console.error('[compare]', ...args);
 

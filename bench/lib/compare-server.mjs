@@ -6,8 +6,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createDrainer } from '@drainkit/core';
 
 const variant = process.argv[2];
-// "… idleGrace": drainkit with idleGraceMs, so a pooled client that sends its next request as the drain starts is served.
-const drainerOptions = { timeoutMs: 5_000, ...(variant.endsWith('idleGrace') ? { idleGraceMs: 100 } : {}) };
+// drainkit with its defaults (idleGraceMs 1 000 ms: a pooled client that sends its next request as the
+// drain starts is served); "… noGrace": idleGraceMs 0, what drainkit did by default before, to show the race.
+const drainerOptions = { timeoutMs: 5_000, ...(variant.endsWith('noGrace') ? { idleGraceMs: 0 } : {}) };
 const WORK_MS = 20;
 const GRACE_MS = 5_000;
 
@@ -39,7 +40,7 @@ switch (variant) {
     break;
   }
   case 'drainkit':
-  case 'drainkit+idleGrace': {
+  case 'drainkit+noGrace': {
     const server = http.createServer(handler);
     createDrainer(server, drainerOptions).handleSignals();
     port = await listenOn(server);
@@ -62,7 +63,7 @@ switch (variant) {
   }
   case 'fastify-close':
   case 'fastify+drainkit':
-  case 'fastify+drainkit+idleGrace': {
+  case 'fastify+drainkit+noGrace': {
     const app = await fastifyApp(variant !== 'fastify-close');
     // Fastify's documented graceful stop is app.close(); the plugin's handleSignals calls it itself.
     if (variant === 'fastify-close') process.once('SIGTERM', () => app.close().then(() => process.exit(0)));

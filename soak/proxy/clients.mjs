@@ -11,6 +11,8 @@ import http2 from 'node:http2';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
+import { X509Certificate, createHash } from 'node:crypto';
+import { classifyChromiumFailures } from './chromium-netlog.mjs';
 
 export const CHROMIUM = '/usr/bin/chromium';
 export const hasChromium = existsSync(CHROMIUM);
@@ -43,7 +45,7 @@ function handler(req, res) {
 
 export async function startServer({ protocol, createDrainer, drainerOptions = {}, tls }) {
   const server = protocol === 'h2' ? http2.createSecureServer({ ...tls, allowHTTP1: true }, handler) : http.createServer(handler);
-  const drainer = createDrainer(server, drainerOptions);
+  const drainer = createDrainer ? createDrainer(server, drainerOptions) : undefined;
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const { port } = server.address();
@@ -182,34 +184,47 @@ async function undiciClient({ origin, ms, loops, h2, undici }) {
   return counts;
 }
 
-async function chromiumClient({ origin, ms, loops, h2 }) {
+/** base64 SHA-256 of the certificate's public key, for Chromium's --ignore-certificate-errors-spki-list. */
+function spkiHash(certPem) {
+  return createHash('sha256').update(new X509Certificate(certPem).publicKey.export({ type: 'spki', format: 'der' })).digest('base64');
+}
+
+async function chromiumClient({ origin, ms, loops, h2, tls }) {
   const { chromium } = await import('playwright-core');
   const profile = mkdtempSync(join(tmpdir(), 'drainkit-clients-'));
+  const netLog = join(profile, 'netlog.json');
+  // The test certificate is trusted by its key (as a browser trusts a real one), not
+  // through Playwright's ignoreHTTPSErrors: that makes every new connection fail its
+  // certificate check and restart the request, which no user's browser does.
+  const trust = h2 && tls ? [`--ignore-certificate-errors-spki-list=${spkiHash(tls.cert)}`] : [];
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
-    ignoreHTTPSErrors: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', ...(h2 ? [] : [])],
+    ignoreHTTPSErrors: h2 && !tls,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', `--log-net-log=${netLog}`, ...trust],
   });
+  let counts;
   try {
     const page = context.pages()[0] ?? (await context.newPage());
     await page.goto(`${origin}/`);
-    const counts = await page.evaluate(
+    counts = await page.evaluate(
       async ({ loops, msLeft, body }) => {
         const until = Date.now() + msLeft;
-        const counts = { requests: 0, ok: 0, lost: 0, why: {}, samples: [] };
+        const counts = { requests: 0, ok: 0, lost: 0, why: {}, samples: [], failedIds: [] };
         await Promise.all(
           Array.from({ length: loops }, async (_, w) => {
-            for (let i = w; Date.now() < until; i++) {
+            // i is unique per request: the net log is searched for it.
+            for (let i = w; Date.now() < until; i += loops) {
               const method = i % 2 ? 'POST' : 'GET';
               counts.requests++;
               try {
-                const res = await fetch(`/work?ms=${Math.floor(Math.random() * 4)}&stream=${(i >> 1) % 2}&i=${i}`, { method, body: method === 'POST' ? body : undefined, cache: 'no-store' });
+                const res = await fetch(`/work?ms=${Math.floor(Math.random() * 4)}&stream=${(i >> 5) % 2}&i=${i}`, { method, body: method === 'POST' ? body : undefined, cache: 'no-store' });
                 const text = await res.text();
                 if (res.status === 200 && text.includes(method === 'POST' ? String(body.length) : ' 0')) counts.ok++;
                 else throw new Error(`status ${res.status}`);
               } catch (e) {
                 counts.lost++;
+                counts.failedIds.push(i);
                 const why = `${method} ${e.message}`;
                 counts.why[why] = (counts.why[why] ?? 0) + 1;
                 if (counts.samples.length < 5) counts.samples.push(why);
@@ -221,29 +236,56 @@ async function chromiumClient({ origin, ms, loops, h2 }) {
       },
       { loops, msLeft: ms, body: BODY },
     );
-    return counts;
   } finally {
+    // Closing the browser completes its net log.
     await context.close();
+  }
+  try {
+    if (counts.failedIds.length > 0) {
+      const { byId, clientSide } = classifyChromiumFailures(netLog, counts.failedIds);
+      counts.clientSide = clientSide;
+      counts.clientSideWhy = {};
+      for (const { kind, netError, detail } of byId.values()) {
+        const key = kind === 'client-side' ? `never processed, failed in the browser after its HTTP/2 session got a GOAWAY (net error ${netError})` : `server: ${detail}`;
+        counts.clientSideWhy[key] = (counts.clientSideWhy[key] ?? 0) + 1;
+      }
+    } else counts.clientSide = 0;
+  } finally {
     rmSync(profile, { recursive: true, force: true });
   }
+  delete counts.failedIds;
+  return counts;
 }
 
 /**
  * One run: a server with drainkit (`drainerOptions`), `client` over `protocol`
  * for `seconds`, `drain()` of every connection every `drainEveryMs`. Resolves the
  * client's counts, the drains, and drainkit's own unanswered count.
+ * `drainWith: 'node'` runs the same server without drainkit, drained by Node's own
+ * means instead (HTTP/1.1 `closeIdleConnections()`, HTTP/2 `session.close()`), for
+ * a side-by-side baseline.
  */
-export async function runClient({ client, protocol, seconds = 5, loops = 32, drainEveryMs = 250, createDrainer, drainerOptions, tls, undici }) {
-  const ctx = await startServer({ protocol, createDrainer, drainerOptions, tls });
+export async function runClient({ client, protocol, seconds = 5, loops = 32, drainEveryMs = 250, drainWith = 'drainkit', createDrainer, drainerOptions, tls, undici }) {
+  const withDrainkit = drainWith === 'drainkit';
+  const ctx = await startServer({ protocol, createDrainer: withDrainkit ? createDrainer : undefined, drainerOptions, tls });
+  const sessions = new Set();
+  ctx.server.on('session', (session) => {
+    sessions.add(session);
+    session.on('close', () => sessions.delete(session));
+  });
   let drains = 0;
   const pending = [];
   const timer = setInterval(() => {
     drains++;
-    pending.push(ctx.drainer.drain(undefined, { reason: 'clients-soak' }));
+    if (withDrainkit) pending.push(ctx.drainer.drain(undefined, { reason: 'clients-soak' }));
+    else {
+      ctx.server.closeIdleConnections?.();
+      for (const session of sessions) session.close();
+    }
   }, drainEveryMs);
   const h2 = protocol === 'h2';
   // Each client's loops run `seconds` from when the client is ready (a browser takes a while to start).
-  const args = { origin: ctx.origin, ms: seconds * 1000, loops, h2, undici };
+  const args = { origin: ctx.origin, ms: seconds * 1000, loops, h2, undici, tls };
   let counts;
   try {
     if (client === 'agent') counts = h2 ? await nodeH2(args) : await nodeAgent(args);
@@ -253,9 +295,14 @@ export async function runClient({ client, protocol, seconds = 5, loops = 32, dra
   } finally {
     clearInterval(timer);
     await Promise.allSettled(pending);
-    await ctx.drainer.shutdown({ timeoutMs: 2_000 });
-    await ctx.drainer.socketsClosed?.();
+    if (withDrainkit) {
+      await ctx.drainer.shutdown({ timeoutMs: 2_000 });
+      await ctx.drainer.socketsClosed?.();
+    } else {
+      for (const session of sessions) session.close();
+      ctx.server.closeAllConnections?.();
+      await new Promise((resolve) => ctx.server.close(resolve));
+    }
   }
-  const stats = ctx.drainer.stats();
-  return { client, protocol, seconds, drains, ...counts, unanswered: stats.unanswered };
+  return { client, protocol, seconds, drains, drainWith, ...counts, unanswered: withDrainkit ? ctx.drainer.stats().unanswered : undefined };
 }

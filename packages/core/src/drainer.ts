@@ -340,42 +340,42 @@ export class Drainer extends EventEmitterWithoutInit implements OperationHost, S
   // ------------------------------------------- host for the internal modules
   // (ConnectionOwner, OperationHost, StrategyHost: one method each, delegating.)
 
-  /** ConnectionOwner: the connection's socket emitted 'close'. */
+  /** ConnectionOwner: the connection's socket emitted 'close'. @internal */
   socketClosed(connection: Connection): void {
     socketClosed(this.core, connection);
   }
 
-  /** ConnectionOwner: the HTTP/1.1 response in flight finished. */
+  /** ConnectionOwner: the HTTP/1.1 response in flight finished. @internal */
   responseFinished(connection: Connection, res: ServerResponse): void {
     responseFinished(this.core, connection, res);
   }
 
-  /** OperationHost: start or join the drain of one connection. */
+  /** OperationHost: start or join the drain of one connection. @internal */
   startTask(connection: Connection, operation: DrainOperation, now: number): DrainTask | undefined {
     return startTask(this.core, connection, operation, now);
   }
 
-  /** OperationHost: re-examine a draining connection. */
+  /** OperationHost: re-examine a draining connection. @internal */
   advance(task: DrainTask, now: number): void {
     advance(this.core, task, now);
   }
 
-  /** OperationHost: one connection of a batch or shutdown drain is done. */
+  /** OperationHost: one connection of a batch or shutdown drain is done. @internal */
   progress(operation: DrainOperation, result: DrainResult, remaining: number): void {
     this.core.diagnostics.drainProgress(operation, result, remaining);
   }
 
-  /** StrategyHost: the task's wake time moved. */
+  /** StrategyHost: the task's wake time moved. @internal */
   reschedule(task: DrainTask): void {
     reschedule(task);
   }
 
-  /** StrategyHost: the onUpgradedDrain hook, if any. */
+  /** StrategyHost: the onUpgradedDrain hook, if any. @internal */
   upgradedHook(): UpgradedDrainHook | undefined {
     return this.core.upgradedDrainHook;
   }
 
-  /** StrategyHost: log a warning through the configured logger. */
+  /** StrategyHost: log a warning through the configured logger. @internal */
   warn(obj: object, msg: string): void {
     this.core.diagnostics.warn(obj, msg);
   }

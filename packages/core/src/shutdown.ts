@@ -1,4 +1,3 @@
-import net from 'node:net';
 import { runBeforeShutdownHooks } from './before-shutdown.js';
 import { maybeAllClosed } from './closing.js';
 import type { DrainerCore } from './core.js';
@@ -6,6 +5,7 @@ import { abortConnection, joinTask, shuttingDownError } from './drain-control.js
 import { DrainOperation } from './drain.js';
 import type { OperationSettings } from './drain.js';
 import { DrainError, DrainErrorCodes, describeValue } from './errors.js';
+import { stopListening } from './listener-close.js';
 import { checkKnownKeys, checkObject, durationOption, stringOption } from './options.js';
 import { stopAgeSweep } from './retirement.js';
 import { withTimeout } from './timeout.js';
@@ -75,20 +75,22 @@ async function runShutdown(core: DrainerCore, settings: OperationSettings, delay
           diagnostics.fire('cleanup:error', { name: hook.name, error, stage: 'before-shutdown' });
         }).then(() => diagnostics.phase('before-shutdown-done'))
       : undefined;
-  // Without either, the listener closes in this same tick, as shutdown() always did.
   if (delay || hooks) await Promise.all([delay, hooks]);
   const startedAt = Date.now();
   core.shutdownDeadlineAt = startedAt + settings.timeoutMs;
-  // Before the listener stops: what Node lists but drainkit never saw drains with the rest.
+  // What Node lists but drainkit never saw drains with the rest.
   adoptUntracked(core);
   core.listenerStopped = true;
-  const listenerClosed = stopListening(core.server);
-  diagnostics.phase('listener-closed');
+  // The listener stops accepting two loop turns from now, once what the kernel
+  // had queued is accepted (listener-close.ts); those connections join the drain.
+  const { stopped: listenerStopped, closed: listenerClosed } = stopListening(core.server);
   stopAgeSweep(core);
   const operation = new DrainOperation(core.host, 'shutdown', [...core.registry.connections.values()], settings, startedAt);
   core.shutdownOperation = operation;
   diagnostics.drainStarted(operation);
   const running = operation.start(startedAt);
+  await listenerStopped;
+  diagnostics.phase('listener-closed');
   operation.seal(Date.now());
   const report = await running;
   core.shutdownOperation = undefined;
@@ -136,17 +138,6 @@ export function shortenShutdown(core: DrainerCore, timeoutMs: number | undefined
   if (settings !== undefined) settings.timeoutMs = Math.min(settings.timeoutMs, timeoutMs);
   const operation = core.shutdownOperation;
   if (operation !== undefined) for (const task of [...operation.activeTasks()]) joinTask(core, task, deadlineAt);
-}
-
-/** Stop accepting without Node's own idle-connection sweep, which would reset connections drainkit is closing gracefully. */
-function stopListening(server: net.Server): Promise<void> {
-  return new Promise((resolve) => {
-    if (!server.listening) {
-      resolve();
-      return;
-    }
-    net.Server.prototype.close.call(server, () => resolve());
-  });
 }
 
 async function runCleanupHooks(core: DrainerCore): Promise<void> {
