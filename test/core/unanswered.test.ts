@@ -118,12 +118,11 @@ describe('unanswered requests are counted', () => {
   it('a request pipelined behind the response a drain waits for is counted in the DrainResult and in stats()', async () => {
     const f = await setup();
     const c = await client(f.port);
-    c.write(get('/slow'));
+    // One write: both are read with /slow (and held behind it) before the drain starts.
+    c.write(get('/slow') + get('/behind1') + get('/behind2'));
     await until(() => f.handled.length === 1);
     const id = f.drainer.connections()[0]!.id;
     const draining = f.drainer.drainConnection(id);
-    c.write(get('/behind1') + get('/behind2'));
-    // Both are read (and held) before the slow response ends.
     await new Promise((resolve) => setTimeout(resolve, 50));
     f.releaseSlow();
     const result = await draining;
@@ -131,5 +130,24 @@ describe('unanswered requests are counted', () => {
     expect(result).toMatchObject({ completedRequests: 1, droppedRequests: 2 });
     expect(f.drainer.stats().unanswered).toBe(2);
     expect(f.messages).toMatchObject([{ connectionId: id, where: 'held', requests: 2 }]);
+  });
+
+  it('requests written once the drain began are read only after the FIN (the draining socket stops reading): counted after-fin', async () => {
+    const f = await setup({ lingerMs: 5_000, idleGraceMs: 10_000 });
+    const c = await client(f.port);
+    c.write(get('/slow'));
+    await until(() => f.handled.length === 1);
+    const id = f.drainer.connections()[0]!.id;
+    const draining = f.drainer.drainConnection(id);
+    c.write(get('/behind1') + get('/behind2'));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    f.releaseSlow();
+    // The drain is over with the FIN, not at the operation's next timer (idleGraceMs later).
+    const result = await draining;
+    expect(result).toMatchObject({ completedRequests: 1, droppedRequests: 0 });
+    expect(result.durationMs).toBeLessThan(5_000);
+    await until(() => f.drainer.stats().unanswered === 2, 2_000, 'two unanswered requests');
+    expect(f.handled).toEqual(['/slow']);
+    expect(f.messages).toMatchObject([{ connectionId: id, where: 'after-fin', requests: 2 }]);
   });
 });

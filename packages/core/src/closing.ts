@@ -14,9 +14,10 @@ export function closeConnection(core: DrainerCore, connection: Connection, now: 
   let forced = false;
   if (task && !task.result) {
     forced = task.forced;
-    if (connection.held) {
-      task.droppedRequests += connection.held.length;
-      core.unanswered.count(connection.held.length, 'held', connection.id);
+    const dropped = (connection.held?.length ?? 0) + connection.heldDropped;
+    if (dropped > 0) {
+      task.droppedRequests += dropped;
+      core.unanswered.count(dropped, 'held', connection.id);
     }
     if (forced) {
       registry.forcedCount++;
@@ -33,6 +34,7 @@ export function closeConnection(core: DrainerCore, connection: Connection, now: 
     core.diagnostics.connectionDrained(result);
   }
   connection.held = undefined;
+  connection.heldDropped = 0;
   connection.currentResponse = undefined;
   core.diagnostics.connectionClosed(connection, forced);
 }

@@ -8,6 +8,7 @@ import type { DrainerCore } from './core.js';
 import { drainOne } from './drain-control.js';
 import { lingerEnded } from './lingering-close.js';
 import { connectionsListOf } from './message-in-progress.js';
+import { ungateRequests } from './request-gate.js';
 import { retireAtFor } from './retirement.js';
 import { trackSocket, untrackSocket } from './socket-tracking.js';
 import { handshakeDone } from './tls-handshakes.js';
@@ -66,6 +67,9 @@ export function releaseAll(core: DrainerCore): void {
     untrackSocket(connection.socket);
     const held = connection.held;
     connection.held = undefined;
+    // Requests dropped behind the held ones cannot be answered in order: the last held response closes the connection.
+    const dropped = connection.protocol === 'http/1.1' ? ungateRequests(connection.socket) : 0;
+    if (dropped > 0 && held && held.length > 0) held[held.length - 1]!.res.shouldKeepAlive = false;
     if (held) for (const request of held) core.originalEmit.call(core.server, request.event, request.req, request.res);
     // Left as Node would have it: reading, unless Node's own output backpressure wants it paused.
     if (connection.protocol === 'http/1.1') resumeReading(connection.socket);

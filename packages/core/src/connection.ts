@@ -54,6 +54,8 @@ export class Connection implements ConnectionInfo {
   currentResponse: ServerResponse | undefined = undefined;
   /** HTTP/1.1: pipelined requests held back until the one in flight finishes. */
   held: HeldRequest[] | undefined = undefined;
+  /** HTTP/1.1: requests behind a drained connection's first held one, dropped as Node parsed them (request-gate.ts); counted with `held`. */
+  heldDropped = 0;
   /**
    * HTTP/1.1: `socket.bytesRead` when the connection last became idle (0: it has
    * served nothing yet); more means a head is arriving. -1 once a response has

@@ -6,6 +6,7 @@ import { track } from './connection-tracking.js';
 import type { DrainerCore } from './core.js';
 import { advance } from './drain-control.js';
 import { MAX_HELD_REQUESTS, RESUME_HELD_REQUESTS, pauseReading, resumeReading } from './backpressure.js';
+import { gateRequests } from './request-gate.js';
 import { releaseRequestSignal } from './request-signals.js';
 import { retireIfDue } from './retirement.js';
 
@@ -39,15 +40,29 @@ export function onRequest(core: DrainerCore, event: string, req: IncomingMessage
   if (connection.inFlight > 0 || (task !== undefined && task.endedAt !== 0)) {
     const held = (connection.held ??= []);
     held.push({ event, req, res });
+    // Draining: nothing held will be served, nor anything after it (responses
+    // go in order). The requests Node parses behind it are dropped as they come
+    // instead of being queued by Node until the socket closes (request-gate.ts).
+    if (task !== undefined) gateRequests(connection.socket, () => droppedAtGate(core, connection));
     // Bounded, as Node bounds queued output: past the bound, or once the
-    // connection drains (nothing held will be served), the socket stops
-    // reading. Re-checked per request, since Node's own socketOnDrain may
-    // resume a socket we paused. See backpressure.ts.
+    // connection drains, the socket stops reading. Re-checked per request,
+    // since Node's own socketOnDrain may resume a socket we paused. See backpressure.ts.
     if (held.length >= MAX_HELD_REQUESTS || task !== undefined) pauseReading(connection.socket);
     return true;
   }
   dispatch(core, connection, event, req, res);
   return true;
+}
+
+/** A request Node parsed behind a drained connection's first held one. */
+function droppedAtGate(core: DrainerCore, connection: Connection): void {
+  if (connection.state === 'closed') {
+    // Released (its FIN is out) while the parser was still in the read: as in onRequest.
+    core.unanswered.count(1, 'after-fin', connection.id);
+    return;
+  }
+  connection.heldDropped++;
+  pauseReading(connection.socket);
 }
 
 function dispatch(core: DrainerCore, connection: Connection, event: string, req: IncomingMessage, res: ServerResponse): void {

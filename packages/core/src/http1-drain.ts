@@ -121,6 +121,9 @@ export class Http1Strategy implements ProtocolStrategy {
     resumeReading(connection.socket, true);
     task.wakeAt = now + this.host.settings.lingerMs;
     connection.socket.end();
-    this.host.reschedule(task);
+    // Released now (lingering-close.ts), not at the operation's next timer (up
+    // to idleGraceMs away): until then Node's parser would parse whatever the
+    // client writes after our FIN.
+    this.host.advance(task, now);
   }
 }

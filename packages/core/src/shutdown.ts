@@ -78,20 +78,19 @@ async function runShutdown(core: DrainerCore, settings: OperationSettings, delay
   if (delay || hooks) await Promise.all([delay, hooks]);
   const startedAt = Date.now();
   core.shutdownDeadlineAt = startedAt + settings.timeoutMs;
-  // The listener stops two loop turns from now, once what the kernel had queued
-  // is accepted (listener-close.ts). Until then connections are served as before:
-  // no `Connection: close` yet, so a proxy has no reason to open new ones.
-  const { stopped: listenerStopped, closed: listenerClosed } = stopListening(core.server);
-  await listenerStopped;
   // What Node lists but drainkit never saw drains with the rest.
   adoptUntracked(core);
   core.listenerStopped = true;
-  diagnostics.phase('listener-closed');
+  // The listener stops accepting two loop turns from now, once what the kernel
+  // had queued is accepted (listener-close.ts); those connections join the drain.
+  const { stopped: listenerStopped, closed: listenerClosed } = stopListening(core.server);
   stopAgeSweep(core);
   const operation = new DrainOperation(core.host, 'shutdown', [...core.registry.connections.values()], settings, startedAt);
   core.shutdownOperation = operation;
   diagnostics.drainStarted(operation);
   const running = operation.start(startedAt);
+  await listenerStopped;
+  diagnostics.phase('listener-closed');
   operation.seal(Date.now());
   const report = await running;
   core.shutdownOperation = undefined;

@@ -123,7 +123,8 @@ export interface DrainerOptions {
   /**
    * After drainkit half-closes a connection it keeps reading until the client
    * closes its side, at most this long, so that the close is not a TCP reset
-   * (RFC 9112 §9.6). Default 1 000 ms.
+   * (RFC 9112 §9.6). Default 1 000 ms. A client that writes more than 1 MiB
+   * meanwhile is reset then (it is not about to close).
    */
   lingerMs?: number;
   /** HTTP/2: how long to wait for the PING round trip between the two GOAWAY frames. Default 1 000 ms. */
