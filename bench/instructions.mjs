@@ -9,7 +9,7 @@
 // calls on IPC commands); (window N − empty window) / N is the per-request figure.
 // Usage: node bench/instructions.mjs [--node 20,24] [--variants bare,drainkit,...]
 //        [--requests 2000] [--warmup 6000] [--connections 1] [--tolerance 0.005] [--max-windows 10]
-//        [--node-args=--single-threaded] [--keep] [--no-write]
+//        [--node-args='--single-threaded --hash-seed=1 --random-seed=1 --min-semi-space-size=16 --max-semi-space-size=16 --no-memory-reducer'] [--aslr] [--keep] [--no-write]
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -44,7 +44,9 @@ const { values: flags } = parseArgs({
     'max-windows': { type: 'string', default: '14' },
     keep: { type: 'boolean', default: false },
     // V8 flags for the measured server, e.g. --single-threaded (compiler and GC on the main thread).
-    'node-args': { type: 'string', default: '--single-threaded' },
+    'node-args': { type: 'string', default: '--single-threaded --hash-seed=1 --random-seed=1 --min-semi-space-size=16 --max-semi-space-size=16 --no-memory-reducer' },
+    // Keep address-space randomisation (default: off, via setarch -R).
+    aslr: { type: 'boolean', default: false },
     'no-write': { type: 'boolean', default: false },
   },
 });
@@ -83,7 +85,13 @@ function dumps(dir) {
 
 async function measure(node, variant, clients) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'drainkit-callgrind-'));
+  // setarch -R: no address-space randomisation, and with V8's seeds fixed (--node-args)
+  // the megamorphic stub cache (keyed by map address and name hash) collides the same way
+  // in every run; with both random, separate runs of one build differed by up to ~4%.
+  // The fixed semi-space and --no-memory-reducer take wall time out of V8's GC decisions
+  // (on a loaded machine a slow run shrank the new space, or started a full GC in a window).
   const wrapper = [
+    ...(!flags.aslr ? ['setarch', os.machine(), '-R'] : []),
     'valgrind', '--tool=callgrind', `--callgrind-out-file=${dir}/cg.%p`, `--log-file=${dir}/valgrind.%p.log`,
     '--zero-before=uv_os_getpriority', '--dump-before=uv_loadavg', '--dump-instr=no',
   ];
@@ -150,7 +158,7 @@ const results = {
   machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', platform: `${os.platform()} ${os.release()}` },
   valgrind: execFileSync('valgrind', ['--version'], { encoding: 'utf8' }).trim(),
   command: `node bench/instructions.mjs ${process.argv.slice(2).join(' ')}`.trim(),
-  config: { requests: REQUESTS, warmup: WARMUP, connections: CONNECTIONS, tolerance: TOLERANCE, maxWindows: MAX_WINDOWS, nodeArgs: flags['node-args'] },
+  config: { requests: REQUESTS, warmup: WARMUP, connections: CONNECTIONS, tolerance: TOLERANCE, maxWindows: MAX_WINDOWS, nodeArgs: flags['node-args'], aslr: flags.aslr },
   byNode,
   durationSec: Math.round((Date.now() - startedAt) / 1000),
 };

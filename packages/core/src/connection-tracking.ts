@@ -7,6 +7,7 @@ import type { Carrier } from './connection.js';
 import type { DrainerCore } from './core.js';
 import { drainOne } from './drain-control.js';
 import { lingerEnded } from './lingering-close.js';
+import { connectionsListOf } from './message-in-progress.js';
 import { ungateRequests } from './request-gate.js';
 import { retireAtFor } from './retirement.js';
 import { trackSocket, untrackSocket } from './socket-tracking.js';
@@ -34,6 +35,7 @@ export function track(core: DrainerCore, socket: Socket, protocol: ConnectionPro
   const now = Date.now();
   const registry = core.registry;
   const connection = new Connection(core.host, ++registry.seq, socket, protocol, now);
+  if (core.connectionsList === undefined && protocol === 'http/1.1') core.connectionsList = connectionsListOf(core.server);
   (socket as Carrier)[kConnection] = connection;
   trackSocket(socket);
   registry.add(connection);

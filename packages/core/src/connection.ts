@@ -56,7 +56,12 @@ export class Connection implements ConnectionInfo {
   held: HeldRequest[] | undefined = undefined;
   /** HTTP/1.1: requests behind a drained connection's first held one, dropped as Node parsed them (request-gate.ts); counted with `held`. */
   heldDropped = 0;
-  /** HTTP/1.1: `socket.bytesRead` when the connection last became idle; more means a head is arriving. */
+  /**
+   * HTTP/1.1: `socket.bytesRead` when the connection last became idle (0: it has
+   * served nothing yet); more means a head is arriving. -1 once a response has
+   * finished on a server whose parsers Node lists: that list answers instead
+   * (message-in-progress.ts; Node counts a fresh connection's parser as busy).
+   */
   bytesReadAtIdle = 0;
   /** HTTP/2: the highest stream id dispatched to the application. */
   lastStreamId = 0;
@@ -94,11 +99,6 @@ export class Connection implements ConnectionInfo {
 
   get secure(): boolean {
     return (this.socket as Socket & { encrypted?: boolean }).encrypted === true;
-  }
-
-  /** True when bytes of a request head have arrived on an idle HTTP/1.1 connection. */
-  get headArriving(): boolean {
-    return this.inFlight === 0 && this.held === undefined && this.socket.bytesRead > this.bytesReadAtIdle;
   }
 
   toJSON(): ConnectionSnapshot {

@@ -10,6 +10,7 @@ import { Diagnostics } from './diagnostics.js';
 import { HealthRegistry } from './health.js';
 import { Http1Strategy } from './http1-drain.js';
 import { Http2Strategy } from './http2-drain.js';
+import type { ConnectionsList } from './message-in-progress.js';
 import { Registry } from './registry.js';
 import type { ProtocolStrategy, ResolvedSettings, StrategyHost } from './strategy.js';
 import type { ConnectionProtocol, DrainerState, DrainReport, UpgradedDrainHook } from './types.js';
@@ -49,6 +50,8 @@ export class DrainerCore {
   // Interception (set by interception.ts attach()).
   originalEmit!: EmitFn;
   hookedEmit!: EmitFn;
+  /** A request's single listener may be called directly rather than through `originalEmit` (interception.ts). */
+  directListeners = false;
   onConnection!: (socket: Socket) => void;
   onSession!: (session: Http2Session) => void;
   onStreamClose!: (this: ServerHttp2Stream) => void;
@@ -83,6 +86,13 @@ export class DrainerCore {
   /** Pending `socketsClosed()` callers, resolved when no socket is left after shutdown (closing.ts). */
   socketsClosedWaiter: { promise: Promise<void>; resolve: () => void } | undefined = undefined;
   socketsClosedAnnounced = false;
+
+  /**
+   * Node's list of this server's HTTP/1.1 parsers (message-in-progress.ts), found
+   * as connections are tracked. While it is unknown, each connection's
+   * `socket.bytesRead` is read as it goes idle instead, for the same question.
+   */
+  connectionsList: ConnectionsList | undefined = undefined;
 
   // Retirement (retirement.ts).
   sweepTimer: NodeJS.Timeout | undefined = undefined;

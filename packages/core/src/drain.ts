@@ -16,6 +16,9 @@ export interface OperationSettings {
   reason: string | undefined;
 }
 
+/** Drains started per loop turn (see continueNextTurn). */
+const START_SLICE = 256;
+
 /**
  * One drain call: a connection, a filtered batch, or the shutdown.
  * It owns exactly one timer, unref'd, re-armed for the earliest moment one of
@@ -36,6 +39,7 @@ export class DrainOperation {
   private timerAt = Infinity;
   private accepting = true;
   private pumping = false;
+  private sliceQueued = false;
   private finished = false;
   readonly promise: Promise<DrainReport>;
   private resolvePromise!: (report: DrainReport) => void;
@@ -118,7 +122,13 @@ export class DrainOperation {
 
   private startQueued(now: number): void {
     const { concurrency, spreadMs } = this.settings;
+    let started = 0;
     while (this.active.size < concurrency && this.nextIndex < this.queue.length) {
+      if (started === START_SLICE) {
+        this.continueNextTurn();
+        return;
+      }
+      started++;
       if (spreadMs > 0 && this.kind !== 'shutdown') {
         const startAt = this.startedAt + Math.floor((spreadMs * this.nextIndex) / this.queue.length);
         if (startAt > now) {
@@ -140,6 +150,24 @@ export class DrainOperation {
       void task.promise.then((result) => this.onTaskDone(task, result));
       this.schedule(task.nextCheckAt);
     }
+  }
+
+  /**
+   * A half-close's FIN leaves when the event loop next polls (libuv's uv_shutdown),
+   * so a shutdown that started 10,000 drains in one synchronous pass sent its first
+   * FIN only after the last one was started. Starting them in slices, one loop
+   * turn apart, lets each slice's FINs out while the next is being started.
+   */
+  private continueNextTurn(): void {
+    if (this.sliceQueued) return;
+    this.sliceQueued = true;
+    setImmediate(() => {
+      this.sliceQueued = false;
+      if (this.finished) return;
+      const now = Date.now();
+      this.pump(now);
+      this.maybeFinish(now);
+    });
   }
 
   private onTaskDone(task: DrainTask, result: DrainResult): void {

@@ -1,4 +1,3 @@
-import { EventEmitter } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import net from 'node:net';
 import { beforeShutdownHook } from './before-shutdown.js';
@@ -7,6 +6,7 @@ import { socketsClosed } from './closing.js';
 import type { Connection, ConnectionOwner, DrainTask } from './connection.js';
 import { releaseAll, socketClosed } from './connection-tracking.js';
 import { DrainerCore } from './core.js';
+import { EventEmitterWithoutInit } from './event-base.js';
 import type { Registry } from './registry.js';
 import { advance, drainOne, drainingError, joinTask, reschedule, runOperation, shuttingDownError, startTask } from './drain-control.js';
 import type { DrainOperation, OperationHost, OperationSettings } from './drain.js';
@@ -55,7 +55,7 @@ let drainerSeq = 0;
  * modules call back through (DrainOperation, the protocol strategies and
  * each Connection hold it), so they need not import one another in circles.
  */
-export class Drainer extends EventEmitter implements OperationHost, StrategyHost, ConnectionOwner {
+export class Drainer extends EventEmitterWithoutInit implements OperationHost, StrategyHost, ConnectionOwner {
   /** Tells drainers apart in diagnostics_channel messages. */
   readonly drainerId = String(++drainerSeq);
   readonly server: net.Server;

@@ -1,5 +1,6 @@
 import { pauseReading, resumeReading } from './backpressure.js';
 import type { Connection, DrainTask } from './connection.js';
+import { connectionsListOf, messageInProgress } from './message-in-progress.js';
 import type { ProtocolStrategy, StrategyHost } from './strategy.js';
 
 /**
@@ -27,7 +28,7 @@ export class Http1Strategy implements ProtocolStrategy {
     }
     // As Go's Server.Shutdown does, a request whose head is already arriving is
     // served (with `Connection: close`) if it completes before the deadline.
-    task.servePartialHead = connection.headArriving;
+    task.servePartialHead = this.headArriving(connection);
     this.advance(connection, task, now);
     // Not closed at once (a head arriving, or idle grace): a request may still be served.
     if (task.endedAt === 0) this.endAfterResponse(connection, task);
@@ -99,8 +100,17 @@ export class Http1Strategy implements ProtocolStrategy {
     // Forced means something was cut short: a request in flight, or a head
     // being received. An idle connection (in its grace period, or waiting for
     // the client's FIN) loses nothing when it is closed now.
-    task.forced = connection.inFlight > 0 || task.servePartialHead || (task.endedAt === 0 && connection.headArriving);
+    task.forced = connection.inFlight > 0 || task.servePartialHead || (task.endedAt === 0 && this.headArriving(connection));
     connection.socket.destroy();
+  }
+
+  /** True when a request has begun arriving on an idle connection (message-in-progress.ts). */
+  private headArriving(connection: Connection): boolean {
+    if (connection.inFlight !== 0 || connection.held !== undefined) return false;
+    const socket = connection.socket;
+    const atIdle = connection.bytesReadAtIdle;
+    if (atIdle >= 0) return socket.bytesRead > atIdle;
+    return messageInProgress(connectionsListOf(this.host.server), socket) ?? true;
   }
 
   /** Half-close and keep reading until the client closes too (or the linger ends). */

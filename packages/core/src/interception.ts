@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ServerHttp2Stream } from 'node:http2';
 import type net from 'node:net';
@@ -33,6 +34,7 @@ export function attach(core: DrainerCore): void {
   // before or after us (Express, Koa, Fastify, Nest), sees them only when
   // drainkit dispatches them.
   core.originalEmit = server.emit as EmitFn;
+  core.directListeners = emitsPlainly(server);
   const originalEmit = core.originalEmit;
   core.hookedEmit = function (this: unknown, event: string | symbol, a?: unknown, b?: unknown, c?: unknown, d?: unknown) {
     if (!core.disposed) {
@@ -53,6 +55,29 @@ export function attach(core: DrainerCore): void {
     return Reflect.apply(originalEmit, this, arguments) as boolean;
   };
   server.emit = core.hookedEmit as net.Server['emit'];
+}
+
+/** EventEmitter's `kCapture` symbol (lib/events.js; an own symbol of EventEmitter.prototype on Node 20 to 26). */
+const kCapture = Object.getOwnPropertySymbols(EventEmitter.prototype).find((s) => s.description === 'kCapture');
+
+/**
+ * True when calling a 'request' event's one listener directly does what the
+ * server's emit() would: emit is EventEmitter's own (nobody wrapped it before
+ * us), the server does not capture promise rejections (`captureRejections`,
+ * where emit watches the listener's returned promise) and has no domain.
+ * EventEmitter.emit (lib/events.js, Node 20 to 26) otherwise calls a single
+ * function listener with the emitter as `this` and the event's arguments.
+ */
+function emitsPlainly(server: net.Server): boolean {
+  const s = server as net.Server & { domain?: unknown; _events?: unknown } & Record<symbol, unknown>;
+  return (
+    s.emit === EventEmitter.prototype.emit &&
+    kCapture !== undefined &&
+    s[kCapture] === false &&
+    (s.domain === undefined || s.domain === null) &&
+    typeof s._events === 'object' &&
+    s._events !== null
+  );
 }
 
 /** Undo attach(), leaving the server as it was (unless someone replaced its emit after us). */

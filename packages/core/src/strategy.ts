@@ -1,3 +1,4 @@
+import type net from 'node:net';
 import type { Connection, DrainTask } from './connection.js';
 import type { ConnectionInfo, DrainLogger, UpgradedDrainHook } from './types.js';
 
@@ -16,6 +17,7 @@ export interface ResolvedSettings {
 /** What a protocol strategy may ask of the drainer. */
 export interface StrategyHost {
   readonly settings: ResolvedSettings;
+  readonly server: net.Server;
   /** The task's `wakeAt` moved: make its operations' timers fire in time. */
   reschedule(task: DrainTask): void;
   /** Re-examine a draining connection now (deadline, release, timers). */
