@@ -1,27 +1,13 @@
 import http from 'node:http';
-import type net from 'node:net';
 import { createDrainer } from '@drainkit/core';
-import type { Drainer } from '@drainkit/core';
-import { afterEach, describe, expect, it } from 'vitest';
-import { RawClient, closeServer, deferred, get, listen, until } from '../helpers/net.js';
+import { describe, expect, it } from 'vitest';
+import { RawClient, deferred, get, listen, until } from '../helpers/net.js';
+import { cleanupAfterEach } from '../helpers/cleanup.js';
 
 // Issue 12 item 8 at test scale, on real sockets (the rest of the issue: hostile.test.ts).
 // The same through SIGTERM in a real process: test/production/hostile-signals.test.ts.
 
-const servers: net.Server[] = [];
-const drainers: Drainer[] = [];
-const clients: Array<{ destroy(): void }> = [];
-afterEach(async () => {
-  for (const client of clients.splice(0)) client.destroy();
-  for (const drainer of drainers.splice(0)) drainer.dispose();
-  await Promise.all(servers.splice(0).map((server) => closeServer(server)));
-});
-
-function track<S extends net.Server>(server: S, drainer?: Drainer): S {
-  servers.push(server);
-  if (drainer) drainers.push(drainer);
-  return server;
-}
+const { drainers, clients, track } = cleanupAfterEach();
 
 describe('a later shutdown() shortens an earlier one (item 8)', () => {
   /** A server with one request in its handler until `gate` resolves. */

@@ -5,28 +5,15 @@ import https from 'node:https';
 import net from 'node:net';
 import type { Socket } from 'node:net';
 import { createDrainer } from '@drainkit/core';
-import type { Drainer } from '@drainkit/core';
-import { afterEach, describe, expect, it } from 'vitest';
-import { RawClient, closeServer, deferred, get, listen, until } from '../helpers/net.js';
+import { describe, expect, it } from 'vitest';
+import { RawClient, deferred, get, listen, until } from '../helpers/net.js';
 import { testCertificate } from '../helpers/tls.js';
+import { cleanupAfterEach } from '../helpers/cleanup.js';
 
 // Issue 12 at test scale: a hostile client costs what it costs bare node:http,
 // and the reports tell the truth. The figures at scale are in soak/hostile.mjs.
 
-const servers: net.Server[] = [];
-const drainers: Drainer[] = [];
-const clients: Array<{ destroy(): void }> = [];
-afterEach(async () => {
-  for (const client of clients.splice(0)) client.destroy();
-  for (const drainer of drainers.splice(0)) drainer.dispose();
-  await Promise.all(servers.splice(0).map((server) => closeServer(server)));
-});
-
-function track<S extends net.Server>(server: S, drainer?: Drainer): S {
-  servers.push(server);
-  if (drainer) drainers.push(drainer);
-  return server;
-}
+const { drainers, clients, track } = cleanupAfterEach();
 
 describe('pipelined requests are bounded (item 1)', () => {
   it('a client pipelining thousands of GETs behind a slow request: the server stops reading, then serves them all once it is free', async () => {
