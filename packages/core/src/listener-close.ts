@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import net from 'node:net';
 
 type ListeningHandle = { listen?: (backlog: number) => number };
@@ -17,8 +18,11 @@ type ListeningHandle = { listen?: (backlog: number) => number };
  * checked on Node 20.20, 22.23, 24.22 and 26.12), so at most one more connection
  * can be queued at the close; a client whose SYN is dropped meanwhile retries
  * it, finds the port closed, and a proxy sends that request elsewhere.
- * A cluster worker's round-robin handle has a `listen` that does nothing (the
- * primary accepts; lib/internal/cluster/child.js): it closes as before.
+ * A cluster worker closes at once, as before: the primary owns the accept queue
+ * (its round-robin handle's `listen` does nothing; lib/internal/cluster/child.js),
+ * and until the worker's close reaches it, it would keep handing this worker new
+ * connections that a drain with `idleGraceMs: 0` closes at once (a client's first
+ * request crossing the FIN: test/production/cluster.test.ts on Node 26).
  *
  * `net.Server.prototype.close`, not `http.Server`'s: that one also closes idle
  * connections (Node ≥ 19), which would reset connections drainkit is closing
@@ -26,6 +30,10 @@ type ListeningHandle = { listen?: (backlog: number) => number };
  */
 export function stopListening(server: net.Server): { stopped: Promise<void>; closed: Promise<void> } {
   if (!server.listening) return { stopped: Promise.resolve(), closed: Promise.resolve() };
+  if (cluster.isWorker) {
+    const closed = new Promise<void>((resolve) => net.Server.prototype.close.call(server, () => resolve()));
+    return { stopped: Promise.resolve(), closed };
+  }
   const handle = (server as unknown as { _handle?: ListeningHandle | null })._handle;
   try {
     if (typeof handle?.listen === 'function') handle.listen(0);
