@@ -23,14 +23,18 @@ type ListeningHandle = { listen?: (backlog: number) => number };
  * and until the worker's close reaches it, it would keep handing this worker new
  * connections that a drain with `idleGraceMs: 0` closes at once (a client's first
  * request crossing the FIN: test/production/cluster.test.ts on Node 26).
+ * An HTTP/2 server (`acceptQueued` false) closes at once too: a session accepted
+ * after the drain began gets its GOAWAY at once and, with no stream open, Node
+ * reads nothing more, so its first streams are refused anyway; closing at once
+ * refuses the connection instead, which clients retry as readily.
  *
  * `net.Server.prototype.close`, not `http.Server`'s: that one also closes idle
  * connections (Node ≥ 19), which would reset connections drainkit is closing
  * gracefully. `stopped`: the listener is closed; `closed`: the server too (every connection gone).
  */
-export function stopListening(server: net.Server): { stopped: Promise<void>; closed: Promise<void> } {
+export function stopListening(server: net.Server, acceptQueued = true): { stopped: Promise<void>; closed: Promise<void> } {
   if (!server.listening) return { stopped: Promise.resolve(), closed: Promise.resolve() };
-  if (cluster.isWorker) {
+  if (cluster.isWorker || !acceptQueued) {
     const closed = new Promise<void>((resolve) => net.Server.prototype.close.call(server, () => resolve()));
     return { stopped: Promise.resolve(), closed };
   }

@@ -83,7 +83,7 @@ async function runShutdown(core: DrainerCore, settings: OperationSettings, delay
   core.listenerStopped = true;
   // The listener stops accepting two loop turns from now, once what the kernel
   // had queued is accepted (listener-close.ts); those connections join the drain.
-  const { stopped: listenerStopped, closed: listenerClosed } = stopListening(core.server);
+  const { stopped: listenerStopped, closed: listenerClosed } = stopListening(core.server, !core.isHttp2);
   stopAgeSweep(core);
   const operation = new DrainOperation(core.host, 'shutdown', [...core.registry.connections.values()], settings, startedAt);
   core.shutdownOperation = operation;
