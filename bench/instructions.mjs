@@ -10,6 +10,10 @@
 // Usage: node bench/instructions.mjs [--node 20,24] [--variants bare,drainkit,...]
 //        [--requests 2000] [--warmup 6000] [--connections 1] [--tolerance 0.005] [--max-windows 10]
 //        [--node-args='--single-threaded --hash-seed=1 --random-seed=1 --min-semi-space-size=16 --max-semi-space-size=16 --no-memory-reducer'] [--aslr] [--keep] [--no-write]
+//        [--windows 9 --repeat 2] [--uninstrumented-warmup] [--minor-gc-every 250] [--warmup-chunk 2000] [--adapters]
+// --adapters is the preset for Express and Koa (bench/instructions-notes.md, "Adapters"):
+// servers that allocate enough per request that collections, not the request path, moved
+// a 1,000-request window by ±10%.
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -48,13 +52,50 @@ const { values: flags } = parseArgs({
     // Keep address-space randomisation (default: off, via setarch -R).
     aslr: { type: 'boolean', default: false },
     'no-write': { type: 'boolean', default: false },
+    // A fixed number of window pairs per server process, reported as their median (instead of
+    // stopping once two in a row agree); --repeat runs each variant in that many processes,
+    // interleaved, so run-to-run agreement is shown beside the ratio.
+    windows: { type: 'string', default: '0' },
+    repeat: { type: 'string', default: '1' },
+    // Warm up with callgrind's instrumentation off (--instr-atstart=no; about 10× faster),
+    // then switch it on with callgrind_control before the first window.
+    'uninstrumented-warmup': { type: 'boolean', default: false },
+    // A scavenge after every K-th request (bench/lib/server.mjs); windows must hold a multiple of K.
+    'minor-gc-every': { type: 'string', default: '0' },
+    'warmup-chunk': { type: 'string', default: '0' },
+    adapters: { type: 'boolean', default: false },
   },
 });
+if (flags.adapters) {
+  // Only what was not given on the command line.
+  const given = (name) => process.argv.some((a) => a === `--${name}` || a.startsWith(`--${name}=`));
+  const preset = {
+    variants: 'express,express+attach,express+middleware,koa,koa+attach',
+    requests: '2000',
+    warmup: '20000',
+    windows: '9',
+    repeat: '2',
+    'minor-gc-every': '250',
+    'warmup-chunk': '2000',
+    // A large first old-generation limit: no mark-compact starts inside the measured windows
+    // (an Express server promotes ~10 KB per request; its natural one came every ~3,700 requests).
+    'node-args': `${flags['node-args']} --initial-old-space-size=2048 --max-old-space-size=4096`,
+  };
+  for (const [name, value] of Object.entries(preset)) if (!given(name)) flags[name] = value;
+  if (!given('uninstrumented-warmup')) flags['uninstrumented-warmup'] = true;
+}
 const REQUESTS = Number(flags.requests);
 const WARMUP = Number(flags.warmup);
 const CONNECTIONS = Number(flags.connections);
 const TOLERANCE = Number(flags.tolerance);
 const MAX_WINDOWS = Number(flags['max-windows']);
+const WINDOWS = Number(flags.windows);
+const REPEAT = Math.max(1, Number(flags.repeat));
+const MINOR_GC_EVERY = Number(flags['minor-gc-every']);
+const WARMUP_CHUNK = Number(flags['warmup-chunk']);
+if (MINOR_GC_EVERY > 0 && (REQUESTS % MINOR_GC_EVERY !== 0 || WARMUP % MINOR_GC_EVERY !== 0)) {
+  throw new Error(`bench: --requests and --warmup must be multiples of --minor-gc-every ${MINOR_GC_EVERY}`);
+}
 const VARIANTS = flags.variants.split(',').filter(Boolean);
 for (const v of VARIANTS) if (!ALL.includes(v)) throw new Error(`bench: unknown variant ${v} (one of ${ALL.join(', ')})`);
 const SERVER = new URL('./lib/server.mjs', import.meta.url).pathname;
@@ -91,35 +132,52 @@ async function measure(node, variant, clients) {
   // The fixed semi-space and --no-memory-reducer take wall time out of V8's GC decisions
   // (on a loaded machine a slow run shrank the new space, or started a full GC in a window).
   const wrapper = [
+    ...(MINOR_GC_EVERY > 0 ? ['env', `DRAINKIT_BENCH_MINOR_GC_EVERY=${MINOR_GC_EVERY}`] : []),
     ...(!flags.aslr ? ['setarch', os.machine(), '-R'] : []),
     'valgrind', '--tool=callgrind', `--callgrind-out-file=${dir}/cg.%p`, `--log-file=${dir}/valgrind.%p.log`,
     '--zero-before=uv_os_getpriority', '--dump-before=uv_loadavg', '--dump-instr=no',
+    ...(flags['uninstrumented-warmup'] ? ['--instr-atstart=no'] : []),
   ];
   const nodeArgs = flags['node-args'].split(' ').filter(Boolean);
+  if (MINOR_GC_EVERY > 0 && !nodeArgs.includes('--expose-gc')) nodeArgs.push('--expose-gc');
   const server = startChild(SERVER, [variant], { node: node.binary, wrapper, nodeArgs });
   try {
     const { port } = await server.ready;
-    await clients.call('requests', { port, count: WARMUP, connections: CONNECTIONS });
+    // --warmup-chunk: the warm-up as several client calls, each on fresh connections as every
+    // window is. In one long call a connection's end and close ran for the first time in the
+    // first window and deoptimized Node's stream and parser code there (--trace-deopt: emit,
+    // Readable.push, parserOnIncoming, `wrong map`); the recompiling moved two windows by 10–35%.
+    const chunk = WARMUP_CHUNK > 0 ? WARMUP_CHUNK : WARMUP;
+    for (let done = 0; done < WARMUP; done += chunk) {
+      await clients.call('requests', { port, count: Math.min(chunk, WARMUP - done), connections: CONNECTIONS });
+    }
+    // bash, setarch and valgrind each exec the next: the child's pid is valgrind's.
+    if (flags['uninstrumented-warmup']) execFileSync('callgrind_control', ['--instr=on', String(server.proc.pid)], { stdio: 'ignore' });
     const windowTotal = async (count) => {
       const before = dumps(dir).length;
-      await server.call('count-start');
+      const start = await server.call('count-start');
       if (count > 0) await clients.call('requests', { port, count, connections: CONNECTIONS });
-      const { requests } = await server.call('count-stop');
+      const stop = await server.call('count-stop');
       const after = dumps(dir);
       if (after.length !== before + 1) throw new Error(`bench: expected one new callgrind dump, found ${after.length - before}`);
-      return { total: dumpTotal(after.at(-1).file), requests };
+      return { total: dumpTotal(after.at(-1).file), requests: stop.requests, oldSpace: stop.oldSpace - start.oldSpace };
     };
     const perRequest = [];
-    for (let w = 0; w < MAX_WINDOWS; w++) {
+    const oldSpacePerRequest = [];
+    for (let w = 0; w < (WINDOWS || MAX_WINDOWS); w++) {
       const empty = await windowTotal(0);
       const loaded = await windowTotal(REQUESTS);
       perRequest.push((loaded.total - empty.total) / REQUESTS);
-      log(`  ${node.version} ${variant} window ${w + 1}: ${Math.round(perRequest.at(-1))} (empty window ${empty.total})`);
+      // Bytes the old space grew by per request; negative: an old-generation collection ran in the window.
+      oldSpacePerRequest.push(loaded.oldSpace / REQUESTS);
+      log(`  ${node.version} ${variant} window ${w + 1}: ${Math.round(perRequest.at(-1))} (empty window ${empty.total}, old space ${Math.round(oldSpacePerRequest.at(-1))} B/request)`);
+      if (WINDOWS) continue;
       const [a, b] = perRequest.slice(-2);
-      if (perRequest.length >= 2 && Math.abs(a - b) / Math.min(a, b) <= TOLERANCE) return { steady: [a, b], windows: perRequest };
+      if (perRequest.length >= 2 && Math.abs(a - b) / Math.min(a, b) <= TOLERANCE) return { steady: [a, b], windows: perRequest, oldSpacePerRequest };
     }
+    if (WINDOWS) return { steady: perRequest, windows: perRequest, oldSpacePerRequest };
     log(`  ${node.version} ${variant}: did not settle within ${MAX_WINDOWS} windows; the last two are reported`);
-    return { steady: perRequest.slice(-2), windows: perRequest, unsettled: true };
+    return { steady: perRequest.slice(-2), windows: perRequest, oldSpacePerRequest, unsettled: true };
   } finally {
     await server.stop();
     if (flags.keep) log(`callgrind files kept in ${dir}`);
@@ -134,17 +192,44 @@ await clients.ready;
 const byNode = [];
 try {
   for (const node of nodes) {
+    const measured = Object.fromEntries(VARIANTS.map((v) => [v, []]));
+    // --repeat: round after round over every variant, so slow drift hits all of them alike.
+    for (let round = 0; round < REPEAT; round++) {
+      for (const variant of VARIANTS) {
+        const t0 = Date.now();
+        const run = await measure(node, variant, clients);
+        measured[variant].push(run);
+        log(`${node.version} ${variant}${REPEAT > 1 ? ` run ${round + 1}` : ''}: median ${Math.round(summarize(run.steady).median)} of ${run.steady.map((n) => Math.round(n)).join(', ')} instructions/request (${Math.round((Date.now() - t0) / 1000)} s)`);
+      }
+    }
     const variants = {};
-    for (const variant of VARIANTS) {
-      const t0 = Date.now();
-      const { steady, windows, unsettled } = await measure(node, variant, clients);
-      variants[variant] = { ...summarize(steady), windows, ...(unsettled ? { unsettled } : {}) };
-      log(`${node.version} ${variant}: ${steady.map((n) => Math.round(n)).join(', ')} instructions/request (${Math.round((Date.now() - t0) / 1000)} s)`);
+    for (const [variant, runs] of Object.entries(measured)) {
+      if (REPEAT === 1 && !WINDOWS) {
+        const { steady, windows, unsettled } = runs[0];
+        variants[variant] = { ...summarize(steady), windows, ...(unsettled ? { unsettled } : {}) };
+        continue;
+      }
+      // The median of every window of every run; each run's own median shows run-to-run agreement.
+      const all = runs.flatMap((r) => r.steady);
+      const runMedians = runs.map((r) => summarize(r.steady).median);
+      const spread = Math.max(...runMedians) / Math.min(...runMedians) - 1;
+      variants[variant] = {
+        ...summarize(all),
+        runMedians,
+        runToRun: spread,
+        windows: runs.map((r) => r.windows),
+        oldSpaceBytesPerRequest: summarize(runs.flatMap((r) => r.oldSpacePerRequest)).median,
+        oldGenerationCollections: runs.flatMap((r) => r.oldSpacePerRequest).filter((b) => b < 0).length,
+      };
     }
     const ratios = {};
     for (const [variant, base] of PAIRS) {
       if (!variants[variant] || !variants[base]) continue;
       ratios[variant] = { base, instructions: variants[variant].median / variants[base].median };
+      // With --repeat: the ratio within each round (run r of the variant over run r of its base).
+      const a = variants[variant].runMedians;
+      const b = variants[base].runMedians;
+      if (a && b) ratios[variant].byRun = a.map((m, i) => m / b[i]);
     }
     byNode.push({ node: node.version, binary: node.binary, variants, ratios });
     log(`${node.version}:`, Object.entries(ratios).map(([v, r]) => `${v}/${r.base} ${r.instructions.toFixed(4)}×`).join(', '));
@@ -158,7 +243,13 @@ const results = {
   machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', platform: `${os.platform()} ${os.release()}` },
   valgrind: execFileSync('valgrind', ['--version'], { encoding: 'utf8' }).trim(),
   command: `node bench/instructions.mjs ${process.argv.slice(2).join(' ')}`.trim(),
-  config: { requests: REQUESTS, warmup: WARMUP, connections: CONNECTIONS, tolerance: TOLERANCE, maxWindows: MAX_WINDOWS, nodeArgs: flags['node-args'], aslr: flags.aslr },
+  config: {
+    requests: REQUESTS, warmup: WARMUP, connections: CONNECTIONS, tolerance: TOLERANCE, maxWindows: MAX_WINDOWS, nodeArgs: flags['node-args'], aslr: flags.aslr,
+    ...(WINDOWS ? { windows: WINDOWS, repeat: REPEAT } : {}),
+    ...(flags['uninstrumented-warmup'] ? { uninstrumentedWarmup: true } : {}),
+    ...(MINOR_GC_EVERY ? { minorGcEvery: MINOR_GC_EVERY } : {}),
+    ...(WARMUP_CHUNK ? { warmupChunk: WARMUP_CHUNK } : {}),
+  },
   byNode,
   durationSec: Math.round((Date.now() - startedAt) / 1000),
 };

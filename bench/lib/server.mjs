@@ -3,6 +3,7 @@
 import http from 'node:http';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
+import v8 from 'node:v8';
 import { createDrainer } from '@drainkit/core';
 
 const variant = process.argv[2];
@@ -10,8 +11,15 @@ const variant = process.argv[2];
 const wallNow = () => performance.timeOrigin + performance.now();
 
 let requests = 0;
+// bench/instructions.mjs --minor-gc-every K (needs --expose-gc): a scavenge after every K-th
+// request, so each window of a multiple of K requests holds the same number of scavenges
+// (an Express server's natural ones, every ~400 requests, landed 2 or 3 to a 1,000-request window).
+const MINOR_GC_EVERY = Number(process.env.DRAINKIT_BENCH_MINOR_GC_EVERY ?? 0);
+function counted() {
+  if (++requests % MINOR_GC_EVERY === 0) globalThis.gc({ type: 'minor' });
+}
 function tinyHandler(req, res) {
-  requests++;
+  counted();
   res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '2' });
   res.end('ok');
 }
@@ -22,7 +30,7 @@ async function expressApp(middleware) {
   app.disable('x-powered-by');
   if (middleware) app.use(middleware);
   app.get('/', (req, res) => {
-    requests++;
+    counted();
     res.type('text/plain').send('ok');
   });
   return app;
@@ -32,7 +40,7 @@ async function koaApp() {
   const { default: Koa } = await import('koa');
   const app = new Koa();
   app.use((ctx) => {
-    requests++;
+    counted();
     ctx.type = 'text/plain';
     ctx.body = 'ok';
   });
@@ -53,7 +61,7 @@ async function fastifyServer(withPlugin) {
   const app = Fastify();
   if (withPlugin) await app.register((await import('@drainkit/fastify')).default);
   app.get('/', (_request, reply) => {
-    requests++;
+    counted();
     reply.type('text/plain').send('ok');
   });
   await app.ready();
@@ -136,6 +144,11 @@ function stop() {
   }
 }
 
+/** Bytes used in V8's old space: read outside the counted windows, it shows promotion per request and any old-generation collection (a drop). */
+function oldSpaceUsed() {
+  return v8.getHeapSpaceStatistics().find((s) => s.space_name === 'old_space')?.space_used_size ?? 0;
+}
+
 function settleHeap() {
   for (let i = 0; i < 4; i++) globalThis.gc();
   return process.memoryUsage().heapUsed;
@@ -159,13 +172,15 @@ process.on('message', async (message) => {
       }
       // Markers for callgrind (bench/instructions.mjs): --zero-before=uv_os_getpriority
       // --dump-before=uv_loadavg. Neither libuv function runs anywhere else in a server.
-      case 'count-start':
+      case 'count-start': {
+        const oldSpace = oldSpaceUsed();
         os.getPriority();
-        reply({ requests });
+        reply({ requests, oldSpace });
         break;
+      }
       case 'count-stop':
         os.loadavg();
-        reply({ requests });
+        reply({ requests, oldSpace: oldSpaceUsed() });
         break;
       case 'heap':
         reply({ heapUsed: settleHeap(), open: drainer ? drainer.stats().open : undefined });
