@@ -14,7 +14,7 @@
 // --adapters is the preset for Express and Koa (bench/instructions-notes.md, "Adapters"):
 // servers that allocate enough per request that collections, not the request path, moved
 // a 1,000-request window by ±10%.
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -124,7 +124,30 @@ function dumps(dir) {
     .sort((a, b) => a.part - b.part);
 }
 
+// DRAINKIT_BENCH_PAUSE_FILE: while that file exists (another job needs a quiet machine), no
+// valgrind server is started and a running one is stopped (SIGSTOP) until it is gone.
+const PAUSE_FILE = process.env.DRAINKIT_BENCH_PAUSE_FILE;
+async function whilePaused() {
+  while (PAUSE_FILE && existsSync(PAUSE_FILE)) await new Promise((resolve) => setTimeout(resolve, 30_000));
+}
+function pauseWatch(pid) {
+  if (!PAUSE_FILE) return () => {};
+  let stopped = false;
+  const timer = setInterval(() => {
+    const want = existsSync(PAUSE_FILE);
+    if (want === stopped) return;
+    stopped = want;
+    log(stopped ? `${PAUSE_FILE} exists: server ${pid} stopped` : `server ${pid} continues`);
+    process.kill(pid, stopped ? 'SIGSTOP' : 'SIGCONT');
+  }, 5_000);
+  return () => {
+    clearInterval(timer);
+    if (stopped) process.kill(pid, 'SIGCONT');
+  };
+}
+
 async function measure(node, variant, clients) {
+  await whilePaused();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'drainkit-callgrind-'));
   // setarch -R: no address-space randomisation, and with V8's seeds fixed (--node-args)
   // the megamorphic stub cache (keyed by map address and name hash) collides the same way
@@ -141,6 +164,7 @@ async function measure(node, variant, clients) {
   const nodeArgs = flags['node-args'].split(' ').filter(Boolean);
   if (MINOR_GC_EVERY > 0 && !nodeArgs.includes('--expose-gc')) nodeArgs.push('--expose-gc');
   const server = startChild(SERVER, [variant], { node: node.binary, wrapper, nodeArgs });
+  const unwatch = pauseWatch(server.proc.pid);
   try {
     const { port } = await server.ready;
     // --warmup-chunk: the warm-up as several client calls, each on fresh connections as every
@@ -179,6 +203,7 @@ async function measure(node, variant, clients) {
     log(`  ${node.version} ${variant}: did not settle within ${MAX_WINDOWS} windows; the last two are reported`);
     return { steady: perRequest.slice(-2), windows: perRequest, oldSpacePerRequest, unsettled: true };
   } finally {
+    unwatch();
     await server.stop();
     if (flags.keep) log(`callgrind files kept in ${dir}`);
     else rmSync(dir, { recursive: true, force: true });
