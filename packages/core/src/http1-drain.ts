@@ -105,6 +105,7 @@ export class Http1Strategy implements ProtocolStrategy {
     const pending = this.pendingEnds;
     this.pendingEnds = [];
     const now = Date.now();
+    let closed: Connection[] | undefined;
     for (const connection of pending) {
       const task = connection.task;
       if (task === undefined) continue;
@@ -114,13 +115,16 @@ export class Http1Strategy implements ProtocolStrategy {
       if (connection.inFlight === 0 && !task.servePartialHead) {
         if (connection.socket.bytesRead !== bytesRead) task.servePartialHead = true;
         else if (this.longIdle(connection, now)) {
-          // Its 'close' settles the drain: nothing more to look at.
           this.closeAtOnce(connection, task, now);
+          (closed ??= []).push(connection);
           continue;
         } else this.endGracefully(connection, task, now);
       }
       this.host.advance(task, now);
     }
+    // Every FIN is out: now record those connections as closed (their 'close'
+    // events, a loop phase later, find them so), rather than between closes.
+    if (closed !== undefined) for (const connection of closed) connection.owner.socketClosed(connection);
   };
 
   /**
@@ -146,7 +150,7 @@ export class Http1Strategy implements ProtocolStrategy {
 
   private closeAtOnce(connection: Connection, task: DrainTask, now: number): void {
     task.endedAt = now;
-    // Its 'close' event settles the drain, as for a socket the client closed.
+    // close(2) now: the FIN leaves in the call (the 'close' event follows in libuv's closing phase).
     connection.socket.destroy();
   }
 
