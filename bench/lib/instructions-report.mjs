@@ -30,6 +30,8 @@ export function instructionsSection(results) {
     const cell = (n) => {
       const a = n.variants[v];
       if (!a) return '–';
+      // --repeat: each run's own median, so run-to-run agreement stands beside the figure.
+      if (a.runMedians) return `${Math.round(a.median)} (runs ${a.runMedians.map((m) => Math.round(m)).join(' / ')})`;
       return `${Math.round(a.median)} (${Math.round(a.min)}–${Math.round(a.max)})${a.unsettled ? ' (not settled)' : ''}`;
     };
     lines.push(`| ${v} | ${results.byNode.map(cell).join(' | ')} |`);
@@ -38,7 +40,12 @@ export function instructionsSection(results) {
   lines.push('', `| ratio | ${results.byNode.map(column).join(' | ')} |`, `|---|${results.byNode.map(() => '---|').join('')}`);
   for (const pair of pairs) {
     const [v] = pair.split(' / ');
-    lines.push(`| ${pair} | ${results.byNode.map((n) => (n.ratios[v] ? `${n.ratios[v].instructions.toFixed(4)}× (${pct(n.ratios[v].instructions)})` : '–')).join(' | ')} |`);
+    const cell = (r) => {
+      if (!r) return '–';
+      const byRun = r.byRun ? `; runs ${r.byRun.map((x) => `${x.toFixed(4)}×`).join(', ')}` : '';
+      return `${r.instructions.toFixed(4)}× (${pct(r.instructions)}${byRun})`;
+    };
+    lines.push(`| ${pair} | ${results.byNode.map((n) => cell(n.ratios[v])).join(' | ')} |`);
   }
   lines.push(
     '',
