@@ -5,6 +5,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { DrainError, DrainErrorCodes, createDrainer } from '@drainkit/core';
 import { createRequestDrain, resolveListenOptions } from '@drainkit/core/adapter';
+import { defineLazyDrain } from './lazy-drain.js';
 import type { Drainer, DrainerOptions } from '@drainkit/core';
 import type { ListenOptions, RequestDrain } from '@drainkit/core/adapter';
 
@@ -51,24 +52,4 @@ export function attach(app: (req: IncomingMessage, res: ServerResponse) => unkno
   if (host === undefined) server.listen(port);
   else server.listen(port, host);
   return { server, drainer, listening };
-}
-
-/** `req.drain` as an accessor on an Express app's request prototype; the first read stores the request's own. */
-function defineLazyDrain(proto: object, drainer: Drainer): void {
-  const own = (req: object, value: unknown): void => {
-    Object.defineProperty(req, 'drain', { value, writable: true, enumerable: true, configurable: true });
-  };
-  Object.defineProperty(proto, 'drain', {
-    configurable: true,
-    enumerable: false,
-    get(this: object): RequestDrain | undefined {
-      if (this === proto) return undefined;
-      const drain = createRequestDrain(drainer, this);
-      own(this, drain);
-      return drain;
-    },
-    set(this: object, value: unknown) {
-      own(this, value);
-    },
-  });
 }
