@@ -141,11 +141,7 @@ export class Http1Strategy implements ProtocolStrategy {
    * the lingering close: its close_notify goes out before the FIN.
    */
   private longIdle(connection: Connection, now: number): boolean {
-    return (
-      !connection.secure &&
-      connection.socket.writableLength === 0 &&
-      now - connection.lastActiveAt >= this.host.settings.idleGraceMs + LONG_IDLE_MS
-    );
+    return !connection.secure && connection.socket.writableLength === 0 && now - connection.lastActiveAt >= this.host.settings.idleGraceMs + LONG_IDLE_MS;
   }
 
   private closeAtOnce(connection: Connection, task: DrainTask, now: number): void {
