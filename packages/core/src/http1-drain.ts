@@ -5,15 +5,15 @@ import type { Carrier, Connection, DrainTask } from './connection.js';
 import { connectionsListOf, messageInProgress } from './message-in-progress.js';
 import type { ProtocolStrategy, StrategyHost } from './strategy.js';
 
+/** Silence beyond its idle grace after which a connection is closed without the lingering close (see longIdle). */
+const LONG_IDLE_MS = 1_000;
+
 /**
  * HTTP/1.1 (plain or TLS). Requests are dispatched one at a time per
  * connection (see http1-dispatch.ts), so at drain time there is at
  * most one request in flight and everything behind it is known not to have
  * started.
  */
-/** Silence beyond its idle grace after which a connection is closed without the lingering close (see longIdle). */
-const LONG_IDLE_MS = 1_000;
-
 export class Http1Strategy implements ProtocolStrategy {
   /** Idle connections about to be ended; each task's `bytesReadAtEnd` is the socket's bytesRead when that was decided. */
   private pendingEnds: Connection[] = [];
@@ -141,11 +141,7 @@ export class Http1Strategy implements ProtocolStrategy {
    * the lingering close: its close_notify goes out before the FIN.
    */
   private longIdle(connection: Connection, now: number): boolean {
-    return (
-      !connection.secure &&
-      connection.socket.writableLength === 0 &&
-      now - connection.lastActiveAt >= this.host.settings.idleGraceMs + LONG_IDLE_MS
-    );
+    return !connection.secure && connection.socket.writableLength === 0 && now - connection.lastActiveAt >= this.host.settings.idleGraceMs + LONG_IDLE_MS;
   }
 
   private closeAtOnce(connection: Connection, task: DrainTask, now: number): void {
