@@ -31,7 +31,7 @@ export function instructionsSection(results) {
       const a = n.variants[v];
       if (!a) return '–';
       // --repeat: each run's own median, so run-to-run agreement stands beside the figure.
-      if (a.runMedians) return `${Math.round(a.median)} (runs ${a.runMedians.map((m) => Math.round(m)).join(' / ')})`;
+      if (a.runMedians) return `${Math.round(a.median)} (runs ${a.runMedians.map((m) => Math.round(m)).join(' / ')})${a.unsettled ? ' (not settled)' : ''}`;
       return `${Math.round(a.median)} (${Math.round(a.min)}–${Math.round(a.max)})${a.unsettled ? ' (not settled)' : ''}`;
     };
     lines.push(`| ${v} | ${results.byNode.map(cell).join(' | ')} |`);
