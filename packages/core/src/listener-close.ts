@@ -20,7 +20,8 @@ const ACCEPT_QUEUE_MAX_MS = 1_000;
  * 24.22/1.52 and 26.12/1.52). The listener closes in the check phase after a
  * poll phase that accepted nothing (the listener is level-triggered, so a
  * non-empty queue would have been accepted from), and at the latest
- * ACCEPT_QUEUE_MAX_MS after the start; what was accepted drains with the rest.
+ * ACCEPT_QUEUE_MAX_MS after the start or at `deadlineAt` (the shutdown's
+ * timeout); what was accepted drains with the rest.
  * Meanwhile the backlog is cut to 0 (`listen(2)` again on a listening socket
  * only updates its backlog; libuv's `uv_listen()` allows it: checked on the same
  * versions), so the queue holds at most one connection and a SYN that finds it
@@ -45,7 +46,7 @@ const ACCEPT_QUEUE_MAX_MS = 1_000;
  * connections (Node ≥ 19), which would reset connections drainkit is closing
  * gracefully. `stopped`: the listener is closed; `closed`: the server too (every connection gone).
  */
-export function stopListening(server: net.Server, acceptQueued = true): { stopped: Promise<void>; closed: Promise<void> } {
+export function stopListening(server: net.Server, acceptQueued = true, deadlineAt = Infinity): { stopped: Promise<void>; closed: Promise<void> } {
   if (!server.listening) return { stopped: Promise.resolve(), closed: Promise.resolve() };
   if (cluster.isWorker || !acceptQueued) {
     const closed = new Promise<void>((resolve) => net.Server.prototype.close.call(server, () => resolve()));
@@ -62,7 +63,7 @@ export function stopListening(server: net.Server, acceptQueued = true): { stoppe
   const count = (): void => void accepted++;
   server.on('connection', count);
   server.on('drop', count); // over maxConnections: accepted and closed by Node
-  const giveUpAt = Date.now() + ACCEPT_QUEUE_MAX_MS;
+  const giveUpAt = Math.min(Date.now() + ACCEPT_QUEUE_MAX_MS, deadlineAt);
   let closed!: Promise<void>;
   const stopped = new Promise<void>((resolveStopped) => {
     closed = new Promise<void>((resolve) => {
