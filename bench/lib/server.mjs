@@ -73,6 +73,12 @@ switch (variant) {
     server = http.createServer(tinyHandler);
     drainer = createDrainer(server);
     break;
+  case 'drainkit+noGrace':
+    // The drain-cost measurement drains connections it has just used: without
+    // idleGraceMs each drain would wait out the grace (1 s by default), by design.
+    server = http.createServer(tinyHandler);
+    drainer = createDrainer(server, { idleGraceMs: 0 });
+    break;
   case 'express':
     server = http.createServer(await expressApp());
     break;

@@ -457,6 +457,40 @@ describe('lingering close (RFC 9112 §9.6)', () => {
     expect(f.server.listening).toBe(false);
     expect(c.error).toBeUndefined();
   });
+  it('a connection silent for its idle grace and 1 s more is closed at once, as Node core closes it: no lingering, the same clean FIN', async () => {
+    const f = await setup({ idleGraceMs: 100, lingerMs: 10_000 });
+    const { c, serverSocket } = await halfOpenClient(f);
+    const recent = await halfOpenClient(f);
+    await new Promise((resolve) => setTimeout(resolve, 1_150));
+    // Used just now: it keeps the lingering close.
+    recent.c.write(get('/b'));
+    await recent.c.waitFor((d) => d.includes('ok /b'));
+    const report = await f.drainer.drain(() => true, { timeoutMs: 5_000 });
+    expect(report).toMatchObject({ total: 2, closed: 2, forced: 0 });
+    // The long-idle one is closed outright (close(2): nothing waits for its client's FIN); the other lingers.
+    expect(serverSocket().destroyed).toBe(true);
+    expect(recent.serverSocket().destroyed).toBe(false);
+    expect(f.drainer.stats()).toMatchObject({ open: 0, lingering: 1 });
+    await c.waitForEnd();
+    await recent.c.waitForEnd();
+    expect(c.error).toBeUndefined();
+    expect(recent.c.error).toBeUndefined();
+    expect(f.calls).toEqual(['/a', '/a', '/b']);
+  });
+
+  it('a long-idle connection whose client wrote a request just before the drain is served, not closed', async () => {
+    const f = await setup({ idleGraceMs: 0, lingerMs: 10_000 });
+    const { c } = await halfOpenClient(f);
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    // Sent before the drain, but not yet read by the server when the drain starts.
+    c.write(get('/late'));
+    const drained = f.drainer.drain(() => true, { timeoutMs: 5_000 });
+    await c.waitFor((d) => d.includes('ok /late'));
+    expect(await drained).toMatchObject({ total: 1, closed: 1, forced: 0 });
+    expect(c.data.toLowerCase()).toContain('connection: close');
+    await c.waitForEnd();
+    expect(c.error).toBeUndefined();
+  });
 });
 
 describe('connections that arrive after the listener closed', () => {

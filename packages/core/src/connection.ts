@@ -121,6 +121,8 @@ export class Connection implements ConnectionInfo {
 export interface TaskOperation {
   /** Makes sure the operation's timer fires no later than `at`. */
   schedule(at: number): void;
+  /** The task has its result (called from settle(); the operation records it later, not from inside). */
+  taskSettled(task: DrainTask): void;
 }
 
 /** The drain of one connection. Shared by every operation that asked for it. */
@@ -140,6 +142,8 @@ export class DrainTask {
   endedAt = 0;
   /** HTTP/1.1: a request head was arriving when the drain began, so it is served once complete. */
   servePartialHead = false;
+  /** HTTP/1.1: `socket.bytesRead` when its end was decided, while it waits for the turn's end (http1-drain.ts); -1 otherwise. */
+  bytesReadAtEnd = -1;
   /** HTTP/2: 0 before, 1 after the first GOAWAY(2^31-1), 2 after the final GOAWAY. */
   goawayPhase: 0 | 1 | 2 = 0;
   readonly operations: TaskOperation[] = [];
@@ -186,6 +190,7 @@ export class DrainTask {
       protocol: connection.protocol,
     };
     this.resolvePromise?.(this.result);
+    for (const operation of this.operations) operation.taskSettled(this);
     return this.result;
   }
 }

@@ -16,9 +16,6 @@ export interface OperationSettings {
   reason: string | undefined;
 }
 
-/** Drains started per loop turn (see continueNextTurn). */
-const START_SLICE = 256;
-
 /**
  * One drain call: a connection, a filtered batch, or the shutdown.
  * It owns exactly one timer, unref'd, re-armed for the earliest moment one of
@@ -35,11 +32,12 @@ export class DrainOperation {
   /** Connections that closed before their turn came. */
   private skipped = 0;
   private readonly active = new Set<DrainTask>();
+  /** Tasks settled since the last recordSettled microtask. */
+  private settledTasks: DrainTask[] = [];
   private timer: NodeJS.Timeout | undefined = undefined;
   private timerAt = Infinity;
   private accepting = true;
   private pumping = false;
-  private sliceQueued = false;
   private finished = false;
   readonly promise: Promise<DrainReport>;
   private resolvePromise!: (report: DrainReport) => void;
@@ -122,13 +120,7 @@ export class DrainOperation {
 
   private startQueued(now: number): void {
     const { concurrency, spreadMs } = this.settings;
-    let started = 0;
     while (this.active.size < concurrency && this.nextIndex < this.queue.length) {
-      if (started === START_SLICE) {
-        this.continueNextTurn();
-        return;
-      }
-      started++;
       if (spreadMs > 0 && this.kind !== 'shutdown') {
         const startAt = this.startedAt + Math.floor((spreadMs * this.nextIndex) / this.queue.length);
         if (startAt > now) {
@@ -147,35 +139,31 @@ export class DrainOperation {
         this.record(task, task.result);
         continue;
       }
-      void task.promise.then((result) => this.onTaskDone(task, result));
       this.schedule(task.nextCheckAt);
     }
   }
 
   /**
-   * A half-close's FIN leaves when the event loop next polls (libuv's uv_shutdown),
-   * so a shutdown that started 10,000 drains in one synchronous pass sent its first
-   * FIN only after the last one was started. Starting them in slices, one loop
-   * turn apart, lets each slice's FINs out while the next is being started.
+   * TaskOperation: one of this operation's tasks settled. Recorded in a microtask,
+   * as a promise reaction would be, but one per batch of tasks rather than a
+   * promise and a reaction per task (10,000 of them in a shutdown).
    */
-  private continueNextTurn(): void {
-    if (this.sliceQueued) return;
-    this.sliceQueued = true;
-    setImmediate(() => {
-      this.sliceQueued = false;
-      if (this.finished) return;
-      const now = Date.now();
-      this.pump(now);
-      this.maybeFinish(now);
-    });
+  taskSettled(task: DrainTask): void {
+    if (!this.active.has(task)) return;
+    this.settledTasks.push(task);
+    if (this.settledTasks.length === 1) queueMicrotask(this.recordSettled);
   }
 
-  private onTaskDone(task: DrainTask, result: DrainResult): void {
-    if (!this.record(task, result)) return;
+  private readonly recordSettled = (): void => {
+    const tasks = this.settledTasks;
+    this.settledTasks = [];
+    let recorded = false;
+    for (const task of tasks) if (this.record(task, task.result!)) recorded = true;
+    if (!recorded) return;
     const now = Date.now();
     this.pump(now);
     this.maybeFinish(now);
-  }
+  };
 
   private record(task: DrainTask, result: DrainResult): boolean {
     if (!this.active.delete(task)) return false;
