@@ -221,8 +221,8 @@ function classifyResets(file, restarts) {
     if (!fromServer && flags === 'S') {
       // A new SYN on a reused client port starts a new connection.
       const prev = conns.get(key);
-      if (!prev || prev.rst !== undefined || prev.fin) conns.set(key, { server, syn: [t], synAck: [], rst: undefined, fin: false });
-      else prev.syn.push(t);
+      if (!prev || prev.rst !== undefined || prev.fin || prev.clientRst) conns.set(key, { server, syn: [t], synAck: [], rst: undefined, fin: false });
+      else prev.syn.push(t); // the client resending its SYN
       continue;
     }
     const c = conns.get(key);
