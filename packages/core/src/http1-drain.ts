@@ -5,15 +5,15 @@ import type { Carrier, Connection, DrainTask } from './connection.js';
 import { connectionsListOf, messageInProgress } from './message-in-progress.js';
 import type { ProtocolStrategy, StrategyHost } from './strategy.js';
 
+/** Silence beyond its idle grace after which a connection is closed without the lingering close (see longIdle). */
+const LONG_IDLE_MS = 1_000;
+
 /**
  * HTTP/1.1 (plain or TLS). Requests are dispatched one at a time per
  * connection (see http1-dispatch.ts), so at drain time there is at
  * most one request in flight and everything behind it is known not to have
  * started.
  */
-/** Silence beyond its idle grace after which a connection is closed without the lingering close (see longIdle). */
-const LONG_IDLE_MS = 1_000;
-
 export class Http1Strategy implements ProtocolStrategy {
   /** Idle connections about to be ended; each task's `bytesReadAtEnd` is the socket's bytesRead when that was decided. */
   private pendingEnds: Connection[] = [];
@@ -105,6 +105,7 @@ export class Http1Strategy implements ProtocolStrategy {
     const pending = this.pendingEnds;
     this.pendingEnds = [];
     const now = Date.now();
+    let closed: Connection[] | undefined;
     for (const connection of pending) {
       const task = connection.task;
       if (task === undefined) continue;
@@ -114,13 +115,16 @@ export class Http1Strategy implements ProtocolStrategy {
       if (connection.inFlight === 0 && !task.servePartialHead) {
         if (connection.socket.bytesRead !== bytesRead) task.servePartialHead = true;
         else if (this.longIdle(connection, now)) {
-          // Its 'close' settles the drain: nothing more to look at.
           this.closeAtOnce(connection, task, now);
+          (closed ??= []).push(connection);
           continue;
         } else this.endGracefully(connection, task, now);
       }
       this.host.advance(task, now);
     }
+    // Every FIN is out: now record those connections as closed (their 'close'
+    // events, a loop phase later, find them so), rather than between closes.
+    if (closed !== undefined) for (const connection of closed) connection.owner.socketClosed(connection);
   };
 
   /**
@@ -137,16 +141,12 @@ export class Http1Strategy implements ProtocolStrategy {
    * the lingering close: its close_notify goes out before the FIN.
    */
   private longIdle(connection: Connection, now: number): boolean {
-    return (
-      !connection.secure &&
-      connection.socket.writableLength === 0 &&
-      now - connection.lastActiveAt >= this.host.settings.idleGraceMs + LONG_IDLE_MS
-    );
+    return !connection.secure && connection.socket.writableLength === 0 && now - connection.lastActiveAt >= this.host.settings.idleGraceMs + LONG_IDLE_MS;
   }
 
   private closeAtOnce(connection: Connection, task: DrainTask, now: number): void {
     task.endedAt = now;
-    // Its 'close' event settles the drain, as for a socket the client closed.
+    // close(2) now: the FIN leaves in the call (the 'close' event follows in libuv's closing phase).
     connection.socket.destroy();
   }
 
