@@ -50,7 +50,7 @@ function counters() {
       const keys = lines[i].split(/\s+/);
       const values = lines[i + 1].split(/\s+/);
       const prefix = keys[0];
-      keys.slice(1).forEach((k, j) => (out[`${prefix}${k}`] = Number(values[j + 1])));
+      for (const [j, k] of keys.slice(1).entries()) out[`${prefix}${k}`] = Number(values[j + 1]);
     }
   }
   return Object.fromEntries([...COUNTERS.map((k) => [k, out[`TcpExt:${k}`]]), ['OutRsts', out['Tcp:OutRsts']]]);
