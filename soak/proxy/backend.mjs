@@ -8,7 +8,10 @@
 //   terminator      http-terminator's terminate()
 import { writeSync } from 'node:fs';
 import http from 'node:http';
-import { createDrainer } from '@drainkit/core';
+import { performance } from 'node:perf_hooks';
+
+// DRAINKIT_CORE: another build of @drainkit/core's ESM entry (restart-ab.mjs compares listener-close variants).
+const { createDrainer } = await import(process.env.DRAINKIT_CORE ?? '@drainkit/core');
 
 const variant = process.env.VARIANT ?? 'drainkit';
 const port = Number(process.env.PORT);
@@ -43,7 +46,8 @@ server.headersTimeout = 66_000;
 let drainer;
 const unanswered = () => (drainer ? drainer.stats().unanswered : undefined);
 // One JSON line on stdout, written synchronously: it survives the process.exit that follows.
-const report = (extra) => writeSync(1, `${JSON.stringify({ name, served: served.requests, unanswered: unanswered(), ...extra })}\n`);
+let listenerTrace;
+const report = (extra) => writeSync(1, `${JSON.stringify({ name, served: served.requests, unanswered: unanswered(), ...(listenerTrace ? { listenerTrace } : {}), ...extra })}\n`);
 
 if (variant === 'drainkit' || variant === 'drainkit-grace' || variant === 'recipe') {
   const options = variant === 'drainkit-grace' ? { idleGraceMs: 250 } : {};
@@ -90,4 +94,34 @@ process.on('message', async (message) => {
 });
 process.on('disconnect', () => process.exit(0));
 
-server.listen(port, '127.0.0.1', () => process.send?.({ ready: true, name, pid: process.pid }));
+server.listen(port, '127.0.0.1', () => {
+  if (process.env.TRACE_LISTENER) traceListener();
+  process.send?.({ ready: true, name, pid: process.pid });
+});
+
+/**
+ * TRACE_LISTENER: the final report line carries, in epoch ms (µs precision), when
+ * SIGTERM came, when the backlog was changed (handle.listen) and when the listener
+ * closed (handle.close), and how many connections were accepted after SIGTERM.
+ */
+function traceListener() {
+  const now = () => performance.timeOrigin + performance.now();
+  const trace = { sigterm: undefined, listen: [], close: undefined, acceptedAfterSigterm: 0, acceptedAfterClose: 0 };
+  const handle = server._handle;
+  const listen = handle.listen;
+  handle.listen = function (backlog) {
+    trace.listen.push([now(), backlog]);
+    return listen.call(this, backlog);
+  };
+  const close = handle.close;
+  handle.close = function (...args) {
+    trace.close = now();
+    return close.apply(this, args);
+  };
+  process.prependListener('SIGTERM', () => (trace.sigterm = now()));
+  server.prependListener('connection', () => {
+    if (trace.sigterm !== undefined) trace.acceptedAfterSigterm++;
+    if (trace.close !== undefined) trace.acceptedAfterClose++;
+  });
+  listenerTrace = trace;
+}

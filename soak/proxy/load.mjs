@@ -10,7 +10,8 @@ const OUTCOMES = ['ok', 'e502', 'e503', 'e5xx', 'reset', 'refused', 'hang', 'oth
 
 export const lost = (c) => OUTCOMES.filter((k) => k !== 'ok').reduce((n, k) => n + c.GET[k] + c.POST[k], 0);
 
-export function startLoad({ port, clients = 64, maxRequests = 1_000_000, durationMs = 120_000, maxHandlerMs = 5 }) {
+/** `onOutcome(method, kind, detail, startedAt)`, when given, hears every outcome (restart-ab.mjs attributes failures to restarts). */
+export function startLoad({ port, clients = 64, maxRequests = 1_000_000, durationMs = 120_000, maxHandlerMs = 5, onOutcome }) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: clients });
   const counts = { GET: Object.fromEntries(OUTCOMES.map((k) => [k, 0])), POST: Object.fromEntries(OUTCOMES.map((k) => [k, 0])), samples: [] };
   let requests = 0;
@@ -22,10 +23,12 @@ export function startLoad({ port, clients = 64, maxRequests = 1_000_000, duratio
       const ms = Math.floor(Math.random() * (maxHandlerMs + 1));
       const req = http.request({ host: '127.0.0.1', port, method, path: `/work?ms=${ms}`, agent, timeout: REQUEST_TIMEOUT_MS });
       let settled = false;
+      const startedAt = Date.now();
       const done = (kind, detail) => {
         if (settled) return;
         settled = true;
         counts[method][kind]++;
+        onOutcome?.(method, kind, detail, startedAt);
         if (kind !== 'ok' && counts.samples.length < 8) counts.samples.push(`${method} ${kind} ${detail ?? ''}`.trim());
         resolve();
       };

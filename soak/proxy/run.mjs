@@ -162,18 +162,19 @@ async function runCase(proxyKind, variant, scenario) {
  * Losses the backend never saw: after a listener closed (restart), requests on
  * connections the kernel had completed but Node never accepted are reset, and
  * the proxy cannot resend a request it has sent. nginx logs "recv() failed (104:
- * Connection reset by peer) while reading response header"; HAProxy's log says
- * SH (server aborted before the response headers). Only counted when drainkit
- * saw nothing unanswered (a request it read and dropped is counted there); the
- * drain scenario never closes a listener, so it has none. A packet capture of
- * such resets (tcpdump on lo) showed connections opened 5–25 ms before the
- * listener closed and never accepted (docs/proxies.md).
+ * Connection reset by peer) while reading response header"; HAProxy closes its
+ * client's keep-alive connection without a response and without a log line
+ * (src/http_ana.c, abort_keep_alive), or logs SH for a client's first request.
+ * Only counted when drainkit saw nothing unanswered (a request it read and
+ * dropped is counted there); the drain scenario never closes a listener, so it
+ * has none. drainkit accepts the whole queue before the close, so at most one
+ * such connection per restart remains (docs/proxies.md; restart-ab.mjs with
+ * --pcap matches each reset to the close).
  */
 function backlogResets(row) {
   if (row.scenario !== 'restart' || row.unanswered !== 0) return 0;
-  // HAProxy answers 502 (SH) for a new server connection reset before its response.
-  // Under load a few clients also saw their connection reset with no HAProxy log line
-  // and nothing drainkit read left unanswered (not yet explained: issue 16 note).
+  // HAProxy: SH (a client's first request) or a silent close of the client's
+  // keep-alive connection (any later request), which the load counts as a reset.
   // With health checks (the recipe) HAProxy stops sending first: nothing is exempt there.
   if (row.proxy === 'haproxy') return row.variant === 'recipe' ? 0 : (row.serverResetsBeforeHeaders ?? 0) + row.counts.GET.reset + row.counts.POST.reset;
   return Object.entries(row.proxyLog)
@@ -211,7 +212,7 @@ for (const scenario of SCENARIOS) {
           (row.samples.length ? ` e.g. ${row.samples.slice(0, 3).join('; ')}` : ''),
       );
       if (backlog > 0 && loss > 0 && MUST_NOT_LOSE.has(variant)) {
-        console.log(`[soak:proxy]      ${Math.min(loss, backlog)} lost to resets at the restart with no request drainkit read left unanswered: connections the kernel had completed but Node never accepted are reset when the listener closes (nginx: packet capture), and the proxy does not resend a request it has sent (docs/proxies.md)`);
+        console.log(`[soak:proxy]      ${Math.min(loss, backlog)} lost to resets at the restart with no request drainkit read left unanswered: connections the kernel queued just before the listener closed are reset (packet captures: restart-ab.mjs --pcap), and the proxy does not resend a request it has sent (docs/proxies.md)`);
       }
       if (loss > 0 || flags.verbose) for (const [line, n] of Object.entries(row.proxyLog)) console.log(`[soak:proxy]      ${proxyKind} log ×${n}: ${line}`);
     }

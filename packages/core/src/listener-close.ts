@@ -3,6 +3,9 @@ import net from 'node:net';
 
 type ListeningHandle = { listen?: (backlog: number) => number };
 
+/** At most this long accepting the kernel's queue before the listener closes anyway (a client that keeps connecting). */
+const ACCEPT_QUEUE_MAX_MS = 1_000;
+
 /**
  * Stops accepting without resetting what the kernel has already accepted.
  *
@@ -10,14 +13,25 @@ type ListeningHandle = { listen?: (backlog: number) => number };
  * (Linux `inet_csk_listen_stop()`): a proxy that opened one and wrote a request
  * on it gets a reset before Node ever saw the connection, and nginx answers 502
  * for a POST it cannot resend (issue 16: 25–30 connections queued at SIGTERM on
- * a loaded 2-core machine, `ss -ltn`). So the close waits two loop turns: the
- * next poll phase accepts what is queued (libuv's `uv__server_io` accepts until
- * EAGAIN) and those connections drain with the rest; the check phase after it
- * closes the listener. Meanwhile the backlog is cut to 0 (`listen(2)` again on a
- * listening socket only updates its backlog; libuv's `uv_listen()` allows it:
- * checked on Node 20.20, 22.23, 24.22 and 26.12), so at most one more connection
- * can be queued at the close; a client whose SYN is dropped meanwhile retries
- * it, finds the port closed, and a proxy sends that request elsewhere.
+ * a loaded 2-core machine, `ss -ltn`). So the queue is accepted first, and that
+ * takes one loop turn per connection: libuv accepts one connection per poll
+ * phase since 1.45 (libuv/libuv#3696, "don't accept() connections in a loop";
+ * 20 queued connections took 20 turns on Node 20.20/libuv 1.46, 22.23/1.51,
+ * 24.22/1.52 and 26.12/1.52). The listener closes in the check phase after a
+ * poll phase that accepted nothing (the listener is level-triggered, so a
+ * non-empty queue would have been accepted from), and at the latest
+ * ACCEPT_QUEUE_MAX_MS after the start or at `deadlineAt` (the shutdown's
+ * timeout); what was accepted drains with the rest.
+ * Meanwhile the backlog is cut to 0 (`listen(2)` again on a listening socket
+ * only updates its backlog; libuv's `uv_listen()` allows it: checked on the same
+ * versions), so the queue holds at most one connection and a SYN that finds it
+ * full is dropped (`TcpExtListenOverflows`); the client resends it a second
+ * later, finds the port closed (or the restarted server), and a proxy sends that
+ * request elsewhere. Packet captures behind nginx and HAProxy showed no final
+ * ACK dropped (no SYN-ACK resent, no late reset); leaving the backlog as it was
+ * lost far more (the proxy's new connections queued behind the drain). What can
+ * still be lost is the one connection the kernel queues between that last poll
+ * phase and the close (docs/proxies.md; soak/proxy/restart-ab.mjs measures it).
  * A cluster worker closes at once, as before: the primary owns the accept queue
  * (its round-robin handle's `listen` does nothing; lib/internal/cluster/child.js),
  * and until the worker's close reaches it, it would keep handing this worker new
@@ -32,7 +46,7 @@ type ListeningHandle = { listen?: (backlog: number) => number };
  * connections (Node ≥ 19), which would reset connections drainkit is closing
  * gracefully. `stopped`: the listener is closed; `closed`: the server too (every connection gone).
  */
-export function stopListening(server: net.Server, acceptQueued = true): { stopped: Promise<void>; closed: Promise<void> } {
+export function stopListening(server: net.Server, acceptQueued = true, deadlineAt = Infinity): { stopped: Promise<void>; closed: Promise<void> } {
   if (!server.listening) return { stopped: Promise.resolve(), closed: Promise.resolve() };
   if (cluster.isWorker || !acceptQueued) {
     const closed = new Promise<void>((resolve) => net.Server.prototype.close.call(server, () => resolve()));
@@ -44,17 +58,33 @@ export function stopListening(server: net.Server, acceptQueued = true): { stoppe
   } catch {
     // Not a listening stream after all: close as before.
   }
+  // One accept per loop turn: count them, and close after a turn that accepted none.
+  let accepted = 0;
+  const count = (): void => void accepted++;
+  server.on('connection', count);
+  server.on('drop', count); // over maxConnections: accepted and closed by Node
+  const giveUpAt = Math.min(Date.now() + ACCEPT_QUEUE_MAX_MS, deadlineAt);
   let closed!: Promise<void>;
   const stopped = new Promise<void>((resolveStopped) => {
     closed = new Promise<void>((resolve) => {
-      setImmediate(() =>
-        setImmediate(() => {
-          if (server.listening) net.Server.prototype.close.call(server, () => resolve());
-          // Closed meanwhile by someone else: its 'close' comes once no connection is left.
-          else server.getConnections((error, count) => (!error && count > 0 ? server.once('close', () => resolve()) : resolve()));
-          resolveStopped();
-        }),
-      );
+      let seen = -1;
+      const turn = (): void => {
+        // The first check phase only starts the count; a later one closes once the
+        // poll phase before it accepted nothing (the listener is level-triggered,
+        // so a non-empty queue would have been accepted from).
+        if (server.listening && accepted !== seen && Date.now() < giveUpAt) {
+          seen = accepted;
+          setImmediate(turn);
+          return;
+        }
+        server.off('connection', count);
+        server.off('drop', count);
+        if (server.listening) net.Server.prototype.close.call(server, () => resolve());
+        // Closed meanwhile by someone else: its 'close' comes once no connection is left.
+        else server.getConnections((error, n) => (!error && n > 0 ? server.once('close', () => resolve()) : resolve()));
+        resolveStopped();
+      };
+      setImmediate(turn);
     });
   });
   return { stopped, closed };

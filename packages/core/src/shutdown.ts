@@ -81,9 +81,9 @@ async function runShutdown(core: DrainerCore, settings: OperationSettings, delay
   // What Node lists but drainkit never saw drains with the rest.
   adoptUntracked(core);
   core.listenerStopped = true;
-  // The listener stops accepting two loop turns from now, once what the kernel
-  // had queued is accepted (listener-close.ts); those connections join the drain.
-  const { stopped: listenerStopped, closed: listenerClosed } = stopListening(core.server, !core.isHttp2);
+  // The listener stops accepting once what the kernel had queued is accepted,
+  // one connection per loop turn (listener-close.ts); those connections join the drain.
+  const { stopped: listenerStopped, closed: listenerClosed } = stopListening(core.server, !core.isHttp2, core.shutdownDeadlineAt);
   stopAgeSweep(core);
   const operation = new DrainOperation(core.host, 'shutdown', [...core.registry.connections.values()], settings, startedAt);
   core.shutdownOperation = operation;
