@@ -11,12 +11,13 @@
 // Usage: node soak/proxy/restart-ab.mjs --proxy nginx|haproxy --cores name=/path/to/esm/index.js,...
 //        [--restarts 32 (per variant)] [--pcap DIR] [--out FILE]
 // A core is a copy of packages/core/dist/esm with one listener-close variant.
-import { fork, spawn, execFileSync } from 'node:child_process';
+import { spawn, execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { startLoad } from './load.mjs';
+import { forkBackend } from './fork-backend.mjs';
 import { freePort, logSummary, startProxy } from './proxies.mjs';
 
 const { values: flags } = parseArgs({
@@ -36,7 +37,6 @@ const VARIANTS = (flags.cores ?? `current=${new URL('../../packages/core/dist/es
 const PER_VARIANT = Number(flags.restarts);
 const TOTAL = PER_VARIANT * VARIANTS.length;
 const PAUSE_MS = Number(flags['pause-ms']);
-const BACKEND = new URL('./backend.mjs', import.meta.url).pathname;
 const COUNTERS = ['ListenOverflows', 'ListenDrops', 'TCPReqQFullDoCookies', 'TCPReqQFullDrop', 'SyncookiesSent', 'SyncookiesRecv', 'TCPAbortOnClose', 'TCPAbortOnData'];
 
 /** Restart r shuts down backend r % 2 with this variant: both backends and both orders see every variant. */
@@ -64,27 +64,7 @@ class Backend {
 
   async start(variant) {
     this.variant = variant;
-    const child = fork(BACKEND, [], {
-      env: { ...process.env, VARIANT: 'drainkit', PORT: String(this.port), NAME: this.name, DRAINKIT_CORE: variant.path, TRACE_LISTENER: '1' },
-      stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
-    });
-    let buffered = '';
-    child.stdout.on('data', (d) => {
-      buffered += d;
-      let nl;
-      while ((nl = buffered.indexOf('\n')) >= 0) {
-        const line = buffered.slice(0, nl);
-        buffered = buffered.slice(nl + 1);
-        try {
-          this.lines.push(JSON.parse(line));
-        } catch {
-          // Not ours.
-        }
-      }
-    });
-    this.child = child;
-    const [message] = await Promise.race([once(child, 'message'), once(child, 'exit').then(([code]) => Promise.reject(new Error(`${this.name} exited with ${code}`)))]);
-    if (!message?.ready) throw new Error(`${this.name}: unexpected first message`);
+    this.child = await forkBackend(this.name, { VARIANT: 'drainkit', PORT: String(this.port), DRAINKIT_CORE: variant.path, TRACE_LISTENER: '1' }, this.lines);
   }
 
   /** SIGTERM, wait for the exit (bounded); returns the shutdown's report line. */

@@ -7,12 +7,12 @@
 // --short (CI, ≤ 90 s): drainkit defaults and the production recipe only; exits
 // non-zero when any request was lost. The long form writes bench/results/proxy-*.json
 // and the table in docs/proof.md. Imports the built @drainkit/core (npm run build).
-import { fork } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { startLoad, lost } from './load.mjs';
+import { forkBackend } from './fork-backend.mjs';
 import { freePort, logSummary, startProxy } from './proxies.mjs';
 
 const { values: flags } = parseArgs({
@@ -39,7 +39,6 @@ const DRAIN_EVERY_MS = 250;
 const FAIL_ON_LOSS = flags['fail-on-loss'] ?? SHORT;
 /** drainkit's variants must lose nothing; the others are the comparison. */
 const MUST_NOT_LOSE = new Set(['drainkit', 'recipe']);
-const BACKEND = new URL('./backend.mjs', import.meta.url).pathname;
 const RECIPE_CHECK_INTER_MS = 500;
 /** Longer than the checks need to see the backend fail (fall 2 × inter), plus one interval of margin. */
 const RECIPE_SHUTDOWN_DELAY_MS = 1_500;
@@ -50,27 +49,7 @@ class Backend {
   }
 
   async start() {
-    const child = fork(BACKEND, [], {
-      env: { ...process.env, VARIANT: this.variant, PORT: String(this.port), NAME: this.name, SHUTDOWN_DELAY_MS: String(RECIPE_SHUTDOWN_DELAY_MS) },
-      stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
-    });
-    let buffered = '';
-    child.stdout.on('data', (d) => {
-      buffered += d;
-      let nl;
-      while ((nl = buffered.indexOf('\n')) >= 0) {
-        const line = buffered.slice(0, nl);
-        buffered = buffered.slice(nl + 1);
-        try {
-          this.lines.push(JSON.parse(line));
-        } catch {
-          // Not ours.
-        }
-      }
-    });
-    this.child = child;
-    const [message] = await Promise.race([once(child, 'message'), once(child, 'exit').then(([code]) => Promise.reject(new Error(`${this.name} exited with ${code}`)))]);
-    if (!message?.ready) throw new Error(`${this.name}: unexpected first message ${JSON.stringify(message)}`);
+    this.child = await forkBackend(this.name, { VARIANT: this.variant, PORT: String(this.port), SHUTDOWN_DELAY_MS: String(RECIPE_SHUTDOWN_DELAY_MS) }, this.lines);
   }
 
   /** SIGTERM, wait for the exit (bounded), start again on the same port. */

@@ -7,18 +7,14 @@ import { attach } from '@drainkit/express';
 import express from 'express';
 import type { Request } from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
-import { closeServer, request } from '../helpers/net.js';
+import { cleanupAfterEach } from '../helpers/cleanup.js';
+import { request } from '../helpers/net.js';
 
 describe('Express attach(): req.drain', () => {
-  const servers: http.Server[] = [];
-  const drainers: Drainer[] = [];
+  const { servers, drainers } = cleanupAfterEach();
   const agent = new http.Agent({ keepAlive: true });
-
-  afterEach(async () => {
-    agent.destroy();
-    for (const drainer of drainers.splice(0)) drainer.dispose();
-    for (const server of servers.splice(0)) await closeServer(server);
-  });
+  // Registered after cleanupAfterEach(): runs before it (vitest runs after-hooks in reverse), clients first.
+  afterEach(() => agent.destroy());
 
   async function attachTo(app: express.Express): Promise<{ drainer: Drainer; port: number }> {
     const attached = attach(app, { host: '127.0.0.1' });
