@@ -4,11 +4,13 @@ import { createDrainer } from '@drainkit/core';
 import { describe, expect, it } from 'vitest';
 import { RawClient, deferred, get, listen, until } from '../helpers/net.js';
 import { cleanupAfterEach } from '../helpers/cleanup.js';
+import { idleHalfOpenClient } from '../helpers/fixtures.js';
 
 // Issue 12 item 2 at test scale, on real sockets (the rest of the issue: hostile.test.ts).
 // The figures at scale: soak/hostile.mjs case 2.
 
-const { drainers, clients, track } = cleanupAfterEach();
+const env = cleanupAfterEach();
+const { drainers, clients, track } = env;
 
 describe('lingering sockets do not parse (item 2)', () => {
   it('a lingering socket the drain had paused reads on: what the client writes after the FIN is counted, and its FIN is seen long before lingerMs', async () => {
@@ -65,14 +67,7 @@ describe('lingering sockets do not parse (item 2)', () => {
         res.end('ok');
       }),
     );
-    const drainer = createDrainer(server, { idleGraceMs: 10_000, lingerMs: 5_000 });
-    drainers.push(drainer);
-    const port = await listen(server);
-    const client = await RawClient.connect(port, { allowHalfOpen: true });
-    clients.push(client);
-    client.write(get('/a'));
-    await client.waitFor((data) => data.includes('ok'));
-    await until(() => drainer.connections()[0]?.state === 'idle');
+    const { drainer, client } = await idleHalfOpenClient(env, server, { idleGraceMs: 10_000, lingerMs: 5_000 });
     const drained = drainer.drain();
     // Within the idle grace: the first is served (with Connection: close), all the others in the same reads are not.
     const count = 3_000;
@@ -97,14 +92,7 @@ describe('lingering sockets do not parse (item 2)', () => {
         res.end('ok');
       }),
     );
-    const drainer = createDrainer(server, { idleGraceMs: 10_000, lingerMs: 5_000 });
-    drainers.push(drainer);
-    const port = await listen(server);
-    const client = await RawClient.connect(port, { allowHalfOpen: true });
-    clients.push(client);
-    client.write(get('/a'));
-    await client.waitFor((data) => data.includes('ok'));
-    await until(() => drainer.connections()[0]?.state === 'idle');
+    const { drainer, client } = await idleHalfOpenClient(env, server, { idleGraceMs: 10_000, lingerMs: 5_000 });
     const drained = drainer.drain();
     // /b is served within the idle grace (the last response); /c's request line is read with it, the rest of its head after the FIN.
     client.write(`${get('/b')}GET /c HTTP/1.1\r\nHo`);
@@ -120,14 +108,7 @@ describe('lingering sockets do not parse (item 2)', () => {
 
   it('a client that goes on writing after the FIN (over 1 MiB) is reset then, not read until lingerMs', async () => {
     const server = track(http.createServer((_req, res) => res.end('ok')));
-    const drainer = createDrainer(server, { idleGraceMs: 0, lingerMs: 30_000 });
-    drainers.push(drainer);
-    const port = await listen(server);
-    const client = await RawClient.connect(port, { allowHalfOpen: true });
-    clients.push(client);
-    client.write(get('/a'));
-    await client.waitFor((data) => data.includes('ok'));
-    await until(() => drainer.connections()[0]?.state === 'idle');
+    const { drainer, client } = await idleHalfOpenClient(env, server, { idleGraceMs: 0, lingerMs: 30_000 });
     await drainer.drain();
     await client.waitForEnd();
     expect(drainer.stats().lingering).toBe(1);

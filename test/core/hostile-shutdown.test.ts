@@ -1,28 +1,15 @@
-import http from 'node:http';
-import { createDrainer } from '@drainkit/core';
 import { describe, expect, it } from 'vitest';
-import { RawClient, deferred, get, listen, until } from '../helpers/net.js';
+import { requestInFlight as requestInFlightIn } from '../helpers/fixtures.js';
+import { until } from '../helpers/net.js';
 import { cleanupAfterEach } from '../helpers/cleanup.js';
 
 // Issue 12 item 8 at test scale, on real sockets (the rest of the issue: hostile.test.ts).
 // The same through SIGTERM in a real process: test/production/hostile-signals.test.ts.
 
-const { drainers, clients, track } = cleanupAfterEach();
+const env = cleanupAfterEach();
 
 describe('a later shutdown() shortens an earlier one (item 8)', () => {
-  /** A server with one request in its handler until `gate` resolves. */
-  async function requestInFlight() {
-    const gate = deferred();
-    const server = track(http.createServer((_req, res) => void gate.promise.then(() => res.end('slow'))));
-    const drainer = createDrainer(server);
-    drainers.push(drainer);
-    const port = await listen(server);
-    const client = await RawClient.connect(port);
-    clients.push(client);
-    client.write(get('/slow'));
-    await until(() => drainer.stats().inFlight === 1);
-    return { drainer, gate, client };
-  }
+  const requestInFlight = () => requestInFlightIn(env);
 
   it('while draining: a shorter timeoutMs lowers the deadline of the connections in flight', async () => {
     const { drainer, gate } = await requestInFlight();

@@ -9,11 +9,13 @@ import { describe, expect, it } from 'vitest';
 import { RawClient, deferred, get, listen, until } from '../helpers/net.js';
 import { testCertificate } from '../helpers/tls.js';
 import { cleanupAfterEach } from '../helpers/cleanup.js';
+import { requestInFlight } from '../helpers/fixtures.js';
 
 // Issue 12 at test scale: a hostile client costs what it costs bare node:http,
 // and the reports tell the truth. The figures at scale are in soak/hostile.mjs.
 
-const { drainers, clients, track } = cleanupAfterEach();
+const env = cleanupAfterEach();
+const { drainers, clients, track } = env;
 
 describe('pipelined requests are bounded (item 1)', () => {
   it('a client pipelining thousands of GETs behind a slow request: the server stops reading, then serves them all once it is free', async () => {
@@ -133,15 +135,7 @@ describe('per-request drain signals (item 3)', () => {
 
 describe('repeated drains of one connection (item 4)', () => {
   it('joining a drain in progress adds no timer; a shorter deadline lowers it', async () => {
-    const gate = deferred();
-    const server = track(http.createServer((_req, res) => void gate.promise.then(() => res.end('slow'))));
-    const drainer = createDrainer(server);
-    drainers.push(drainer);
-    const port = await listen(server);
-    const client = await RawClient.connect(port);
-    clients.push(client);
-    client.write(get('/slow'));
-    await until(() => drainer.stats().inFlight === 1);
+    const { drainer, gate } = await requestInFlight(env);
     const [connection] = drainer.connections();
     const first = drainer.drainConnection(connection!.id, { timeoutMs: 60_000 });
     // Every timer core makes goes through the global setTimeout: count the ones the joins create.
