@@ -69,6 +69,8 @@ export class Connection implements ConnectionInfo {
   retireAt = 0;
   /** Set while the connection drains. */
   task: DrainTask | undefined = undefined;
+  /** Set while a drain operation's start of this connection is put off (http1-drain.ts deferStart); its task comes later in the turn. */
+  deferredBy: DeferringOperation | undefined = undefined;
   /** Created on the first `signalFor` of the connection itself (a socket or session). */
   abortController: AbortController | undefined = undefined;
   /** The signals of its requests in flight that someone asked for (request-signals.ts); a drain aborts them. */
@@ -123,6 +125,12 @@ export interface TaskOperation {
   schedule(at: number): void;
   /** The task has its result (called from settle(); the operation records it later, not from inside). */
   taskSettled(task: DrainTask): void;
+}
+
+/** A drain operation that a strategy let put off a connection's start (ProtocolStrategy.deferStart). */
+export interface DeferringOperation {
+  /** Starts the put-off drain now (`skip`: the drainer was disposed meanwhile, leave the connection alone). */
+  startDeferred(connection: Connection, now: number, skip: boolean): void;
 }
 
 /** The drain of one connection. Shared by every operation that asked for it. */

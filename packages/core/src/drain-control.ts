@@ -1,7 +1,7 @@
 import { DrainTask } from './connection.js';
 import type { Connection } from './connection.js';
 import type { DrainerCore } from './core.js';
-import { DrainOperation } from './drain.js';
+import { DEFERRED, DrainOperation } from './drain.js';
 import type { OperationSettings } from './drain.js';
 import { DrainError, DrainErrorCodes } from './errors.js';
 import { releaseIfDone } from './lingering-close.js';
@@ -36,7 +36,13 @@ export function drainOne(core: DrainerCore, connection: Connection, timeoutMs: n
 }
 
 /** OperationHost: start or join the drain of one connection. */
-export function startTask(core: DrainerCore, connection: Connection, operation: DrainOperation, now: number): DrainTask | undefined {
+export function startTask(
+  core: DrainerCore,
+  connection: Connection,
+  operation: DrainOperation,
+  now: number,
+  deferrable: boolean,
+): DrainTask | undefined | typeof DEFERRED {
   if (connection.state === 'closed') return undefined;
   const deadlineAt = now + operation.settings.timeoutMs;
   let task = connection.task;
@@ -48,12 +54,14 @@ export function startTask(core: DrainerCore, connection: Connection, operation: 
     }
     return task;
   }
+  const strategy = core.strategies[connection.protocol];
+  if (deferrable && strategy.deferStart?.(connection, operation, now)) return DEFERRED;
   task = new DrainTask(connection, now, deadlineAt, operation.settings.reason);
   task.operations.push(operation);
   connection.task = task;
   connection.state = 'draining';
   abortConnection(connection, drainingError);
-  core.strategies[connection.protocol].begin(connection, task, now);
+  strategy.begin(connection, task, now);
   if (now >= deadlineAt) advance(core, task, now);
   else releaseIfDone(core, task, now);
   return task;

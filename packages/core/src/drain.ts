@@ -1,9 +1,12 @@
-import type { Connection, DrainTask } from './connection.js';
+import type { Connection, DeferringOperation, DrainTask } from './connection.js';
 import type { DrainKind, DrainReport, DrainResult } from './types.js';
+
+/** `startTask`: a strategy took the connection and will call `startDeferred` later in this loop turn. */
+export const DEFERRED = 'deferred';
 
 export interface OperationHost {
   /** Starts (or joins) the drain of a connection for this operation. */
-  startTask(connection: Connection, operation: DrainOperation, now: number): DrainTask | undefined;
+  startTask(connection: Connection, operation: DrainOperation, now: number, deferrable: boolean): DrainTask | undefined | typeof DEFERRED;
   /** Re-examines a draining connection: deadline, idle grace, linger, GOAWAY phases. */
   advance(task: DrainTask, now: number): void;
   progress(operation: DrainOperation, result: DrainResult, remaining: number): void;
@@ -21,7 +24,7 @@ export interface OperationSettings {
  * It owns exactly one timer, unref'd, re-armed for the earliest moment one of
  * its connections needs attention; never one timer per connection.
  */
-export class DrainOperation {
+export class DrainOperation implements DeferringOperation {
   readonly kind: DrainKind;
   readonly settings: OperationSettings;
   readonly startedAt: number;
@@ -32,6 +35,8 @@ export class DrainOperation {
   /** Connections that closed before their turn came. */
   private skipped = 0;
   private readonly active = new Set<DrainTask>();
+  /** Connections a strategy put off until later in this loop turn (deferStart): counted as active. */
+  private deferred = 0;
   /** Tasks settled since the last recordSettled microtask. */
   private settledTasks: DrainTask[] = [];
   private timer: NodeJS.Timeout | undefined = undefined;
@@ -120,7 +125,7 @@ export class DrainOperation {
 
   private startQueued(now: number): void {
     const { concurrency, spreadMs } = this.settings;
-    while (this.active.size < concurrency && this.nextIndex < this.queue.length) {
+    while (this.active.size + this.deferred < concurrency && this.nextIndex < this.queue.length) {
       if (spreadMs > 0 && this.kind !== 'shutdown') {
         const startAt = this.startedAt + Math.floor((spreadMs * this.nextIndex) / this.queue.length);
         if (startAt > now) {
@@ -128,19 +133,35 @@ export class DrainOperation {
           return;
         }
       }
-      const connection = this.queue[this.nextIndex++]!;
-      const task = this.host.startTask(connection, this, now);
-      if (!task) {
-        this.skipped++;
-        continue;
-      }
-      this.active.add(task);
-      if (task.result) {
-        this.record(task, task.result);
-        continue;
-      }
-      this.schedule(task.nextCheckAt);
+      this.startOne(this.queue[this.nextIndex++]!, now);
     }
+  }
+
+  private startOne(connection: Connection, now: number, deferrable = true): void {
+    const task = this.host.startTask(connection, this, now, deferrable);
+    if (task === DEFERRED) {
+      this.deferred++;
+      return;
+    }
+    if (!task) {
+      this.skipped++;
+      return;
+    }
+    this.active.add(task);
+    if (task.result) {
+      this.record(task, task.result);
+      return;
+    }
+    this.schedule(task.nextCheckAt);
+  }
+
+  /** DeferringOperation: the strategy is done with a connection it put off; its task starts (or joins) now. */
+  startDeferred(connection: Connection, now: number, skip: boolean): void {
+    this.deferred--;
+    if (skip) this.skipped++;
+    else this.startOne(connection, now, false);
+    this.pump(now);
+    this.maybeFinish(now);
   }
 
   /**
@@ -173,7 +194,7 @@ export class DrainOperation {
   }
 
   private maybeFinish(now: number): void {
-    if (this.finished || this.active.size > 0 || this.nextIndex < this.queue.length) return;
+    if (this.finished || this.active.size > 0 || this.deferred > 0 || this.nextIndex < this.queue.length) return;
     if (this.kind === 'shutdown' && this.accepting) return;
     this.finished = true;
     if (this.timer) clearTimeout(this.timer);

@@ -9,7 +9,7 @@ import { DrainerCore } from './core.js';
 import { EventEmitterWithoutInit } from './event-base.js';
 import type { Registry } from './registry.js';
 import { advance, drainOne, drainingError, joinTask, reschedule, runOperation, shuttingDownError, startTask } from './drain-control.js';
-import type { DrainOperation, OperationHost, OperationSettings } from './drain.js';
+import type { DEFERRED, DrainOperation, OperationHost, OperationSettings } from './drain.js';
 import { DrainError, DrainErrorCodes, describeValue } from './errors.js';
 import { assertDrainerEventName } from './events.js';
 import type { DrainerEventName, DrainerListener } from './events.js';
@@ -351,8 +351,8 @@ export class Drainer extends EventEmitterWithoutInit implements OperationHost, S
   }
 
   /** OperationHost: start or join the drain of one connection. @internal */
-  startTask(connection: Connection, operation: DrainOperation, now: number): DrainTask | undefined {
-    return startTask(this.core, connection, operation, now);
+  startTask(connection: Connection, operation: DrainOperation, now: number, deferrable: boolean): DrainTask | undefined | typeof DEFERRED {
+    return startTask(this.core, connection, operation, now, deferrable);
   }
 
   /** OperationHost: re-examine a draining connection. @internal */
@@ -373,6 +373,11 @@ export class Drainer extends EventEmitterWithoutInit implements OperationHost, S
   /** StrategyHost: the onUpgradedDrain hook, if any. @internal */
   upgradedHook(): UpgradedDrainHook | undefined {
     return this.core.upgradedDrainHook;
+  }
+
+  /** StrategyHost: true once dispose() ran. @internal */
+  isDisposed(): boolean {
+    return this.core.disposed;
   }
 
   /** StrategyHost: log a warning through the configured logger. @internal */

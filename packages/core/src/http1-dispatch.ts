@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { kConnection } from './connection.js';
-import type { Carrier, Connection } from './connection.js';
+import type { Carrier, Connection, DrainTask } from './connection.js';
 import { track } from './connection-tracking.js';
 import type { DrainerCore } from './core.js';
 import { advance } from './drain-control.js';
@@ -73,7 +73,9 @@ function dispatch(core: DrainerCore, connection: Connection, event: string, req:
   // request. A response cut short ends with its socket, whose close we see.
   (res as ServerResponse & { detachSocket: typeof detachSocketAndReport }).detachSocket = detachSocketAndReport;
   retireIfDue(core, connection);
-  const task = connection.task;
+  let task = connection.task;
+  // Its drain was put off to this turn's end (a long-idle connection, http1-drain.ts deferStart): it starts now.
+  if (task === undefined && connection.deferredBy !== undefined) task = startDeferredNow(connection);
   if (task) {
     // Served during a drain (a head that was arriving, or within idle grace): the last one.
     task.servePartialHead = false;
@@ -91,6 +93,13 @@ function dispatch(core: DrainerCore, connection: Connection, event: string, req:
 }
 
 type ServerWithEvents = { _events: Record<string, unknown> };
+
+function startDeferredNow(connection: Connection): DrainTask | undefined {
+  const operation = connection.deferredBy!;
+  connection.deferredBy = undefined;
+  operation.startDeferred(connection, Date.now(), false);
+  return connection.task;
+}
 
 /** ConnectionOwner: the response in flight on the connection finished (Node detached it from the socket). */
 export function responseFinished(core: DrainerCore, connection: Connection, res: ServerResponse): void {

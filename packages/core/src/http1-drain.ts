@@ -1,12 +1,12 @@
 import { pauseReading, resumeReading } from './backpressure.js';
 import type { Socket } from 'node:net';
 import { kConnection } from './connection.js';
-import type { Carrier, Connection, DrainTask } from './connection.js';
+import type { Carrier, Connection, DeferringOperation, DrainTask } from './connection.js';
 import { connectionsListOf, messageInProgress } from './message-in-progress.js';
 import type { ProtocolStrategy, StrategyHost } from './strategy.js';
 
-/** Silence beyond its idle grace after which a connection is closed without the lingering close (see longIdle). */
-const LONG_IDLE_MS = 1_000;
+/** Silence beyond its idle grace after which a connection is closed without the lingering close (see deferStart). */
+export const LONG_IDLE_MS = 1_000;
 
 /**
  * HTTP/1.1 (plain or TLS). Requests are dispatched one at a time per
@@ -18,6 +18,8 @@ export class Http1Strategy implements ProtocolStrategy {
   /** Idle connections about to be ended; each task's `bytesReadAtEnd` is the socket's bytesRead when that was decided. */
   private pendingEnds: Connection[] = [];
   private flushQueued = false;
+  /** Long-idle connections put off until this turn's check phase (deferStart). */
+  private deferred: Connection[] = [];
   /**
    * A draining connection's `socket.destroySoon`, one function for all of them
    * (the socket is `this`): no closure per connection.
@@ -35,6 +37,11 @@ export class Http1Strategy implements ProtocolStrategy {
   }
 
   begin(connection: Connection, task: DrainTask, now: number): void {
+    if (connection.socket.destroyed) {
+      // Closed already (closeDeferred, or the client reset it): its close settles the task.
+      task.endedAt = now;
+      return;
+    }
     if (connection.inFlight > 0) {
       this.endAfterResponse(connection);
       const response = connection.currentResponse;
@@ -105,7 +112,6 @@ export class Http1Strategy implements ProtocolStrategy {
     const pending = this.pendingEnds;
     this.pendingEnds = [];
     const now = Date.now();
-    let closed: Connection[] | undefined;
     for (const connection of pending) {
       const task = connection.task;
       if (task === undefined) continue;
@@ -114,17 +120,10 @@ export class Http1Strategy implements ProtocolStrategy {
       if (task.result || task.endedAt !== 0 || connection.state === 'closed') continue;
       if (connection.inFlight === 0 && !task.servePartialHead) {
         if (connection.socket.bytesRead !== bytesRead) task.servePartialHead = true;
-        else if (this.longIdle(connection, now)) {
-          this.closeAtOnce(connection, task, now);
-          (closed ??= []).push(connection);
-          continue;
-        } else this.endGracefully(connection, task, now);
+        else this.endGracefully(connection, task, now);
       }
       this.host.advance(task, now);
     }
-    // Every FIN is out: now record those connections as closed (their 'close'
-    // events, a loop phase later, find them so), rather than between closes.
-    if (closed !== undefined) for (const connection of closed) connection.owner.socketClosed(connection);
   };
 
   /**
@@ -134,21 +133,65 @@ export class Http1Strategy implements ProtocolStrategy {
    * last response read long ago, and its client is not using it: it is closed as
    * Node core's closeIdleConnections() closes it, close(2), whose FIN leaves in
    * the call. A half-close costs a ShutdownWrap, a poll and the client's FIN per
-   * socket: closing 10,000 such connections, the last client saw its close ~1.5x
-   * later than with Node core (bench/README.md). A request written in that very
-   * instant meets a reset from the kernel instead of our discard: lost either
-   * way (a request after our FIN is never served), but not counted. TLS keeps
-   * the lingering close: its close_notify goes out before the FIN.
+   * socket, about Node core's whole close (perf and --cpu-prof, Node 20.20).
+   * TLS keeps the lingering close: its close_notify goes out before the FIN.
+   *
+   * Such a connection gets no task yet: it waits for this loop turn's check
+   * phase (one setImmediate for all of them), so that a request already in our
+   * receive buffer is read first and served. Then every one still silent is
+   * closed, one close(2) after another, before any of them is accounted for:
+   * with 10,000 of them, a task, a result and the registry's bookkeeping between
+   * two closes put the last client's FIN ~1.6x later than Node core's
+   * (bench/README.md). A request written after that look meets a reset from the
+   * kernel instead of our discard: lost either way (nothing is served after our
+   * FIN), but not counted.
    */
-  private longIdle(connection: Connection, now: number): boolean {
-    return !connection.secure && connection.socket.writableLength === 0 && now - connection.lastActiveAt >= this.host.settings.idleGraceMs + LONG_IDLE_MS;
+  deferStart(connection: Connection, operation: DeferringOperation, now: number): boolean {
+    // Put off by another operation in this same turn: this one starts its task now and shares it.
+    if (connection.deferredBy !== undefined || !this.longIdle(connection, now)) return false;
+    connection.deferredBy = operation;
+    connection.state = 'draining';
+    this.deferred.push(connection);
+    if (this.deferred.length === 1) setImmediate(this.closeDeferred);
+    return true;
   }
 
-  private closeAtOnce(connection: Connection, task: DrainTask, now: number): void {
-    task.endedAt = now;
-    // close(2) now: the FIN leaves in the call (the 'close' event follows in libuv's closing phase).
-    connection.socket.destroy();
+  private longIdle(connection: Connection, now: number): boolean {
+    return (
+      connection.task === undefined &&
+      connection.inFlight === 0 &&
+      connection.held === undefined &&
+      now - connection.lastActiveAt >= this.host.settings.idleGraceMs + LONG_IDLE_MS &&
+      !connection.secure
+    );
   }
+
+  private readonly closeDeferred = (): void => {
+    const connections = this.deferred;
+    this.deferred = [];
+    const now = Date.now();
+    const disposed = this.host.isDisposed();
+    let closed: Connection[] | undefined;
+    if (!disposed) {
+      for (const connection of connections) {
+        const socket = connection.socket;
+        // Still put off (a request this turn started its task: http1-dispatch.ts) and silent
+        // after this turn's I/O (no head arriving, nothing unsent): close(2), FIN in the call.
+        if (connection.deferredBy === undefined || connection.state === 'closed' || socket.destroyed) continue;
+        if (!this.longIdle(connection, now) || socket.writableLength !== 0 || this.headArriving(connection)) continue;
+        socket.destroy();
+        (closed ??= []).push(connection);
+      }
+    }
+    // Every FIN is out: now the tasks (begin() finds those sockets closed), then the closes are recorded.
+    for (const connection of connections) {
+      const operation = connection.deferredBy;
+      if (operation === undefined) continue;
+      connection.deferredBy = undefined;
+      operation.startDeferred(connection, now, disposed);
+    }
+    if (closed !== undefined) for (const connection of closed) connection.owner.socketClosed(connection);
+  };
 
   force(connection: Connection, task: DrainTask): void {
     // Forced means something was cut short: a request in flight, or a head

