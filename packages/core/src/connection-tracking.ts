@@ -31,7 +31,8 @@ export function connectionListener(core: DrainerCore): (socket: Socket) => void 
   };
 }
 
-export function track(core: DrainerCore, socket: Socket, protocol: ConnectionProtocol): Connection {
+/** `join` false: the caller completes the connection (a response in flight, a session) and then calls joinShutdown(). */
+export function track(core: DrainerCore, socket: Socket, protocol: ConnectionProtocol, join = true): Connection {
   const now = Date.now();
   const registry = core.registry;
   const connection = new Connection(core.host, ++registry.seq, socket, protocol, now);
@@ -41,13 +42,18 @@ export function track(core: DrainerCore, socket: Socket, protocol: ConnectionPro
   registry.add(connection);
   if (core.settings.maxConnectionAgeMs > 0) connection.retireAt = retireAtFor(core, now);
   core.diagnostics.connectionOpened(connection);
-  if (core.listenerStopped) {
-    // Accepted by the kernel (or handed over by the cluster primary, or a late
-    // TLS handshake) before the listener closed: it drains with the rest, or
-    // on its own once the shutdown drain is over.
-    if (core.shutdownOperation?.add(connection, now) !== true) drainOne(core, connection, core.settings.timeoutMs, 'shutdown', false);
-  }
+  if (join) joinShutdown(core, connection, now);
   return connection;
+}
+
+/**
+ * Accepted by the kernel (or handed over by the cluster primary, or a late
+ * TLS handshake, or adopted: untracked.ts) once the shutdown began: it drains
+ * with the rest, or on its own once the shutdown drain is over.
+ */
+export function joinShutdown(core: DrainerCore, connection: Connection, now: number): void {
+  if (!core.listenerStopped) return;
+  if (core.shutdownOperation?.add(connection, now) !== true) drainOne(core, connection, core.settings.timeoutMs, 'shutdown', false);
 }
 
 /** ConnectionOwner: the connection's socket emitted 'close'. */

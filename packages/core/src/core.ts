@@ -64,6 +64,8 @@ export class DrainerCore {
   shutdownPromise: Promise<DrainReport> | undefined = undefined;
   shutdownOperation: DrainOperation | undefined = undefined;
   shutdownController: AbortController | undefined = undefined;
+  /** Set by the first signalFor() of a tracked connection: until then no connection has signals a shutdown must abort. */
+  signalsHandedOut = false;
   readonly cleanupHooks: CleanupHook[] = [];
   /** `beforeShutdown()` hooks (before-shutdown.ts), run between readiness failing and the listener closing. */
   readonly beforeShutdownHooks: BeforeShutdownHook[] = [];

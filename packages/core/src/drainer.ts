@@ -226,6 +226,7 @@ export class Drainer extends EventEmitterWithoutInit implements OperationHost, S
       if (core.state !== 'serving' && !core.shutdownController.signal.aborted) core.shutdownController.abort(shuttingDownError());
       return core.shutdownController.signal;
     }
+    core.signalsHandedOut = true;
     const abortedWith = connection.task ? drainingError : core.state !== 'serving' ? shuttingDownError : undefined;
     // A request (or its response, or an HTTP/2 stream) gets a signal of its
     // own, released when its response finishes; a socket or session keeps the

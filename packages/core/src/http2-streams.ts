@@ -5,7 +5,7 @@ import { kConnection } from './connection.js';
 import type { Carrier, Connection } from './connection.js';
 import type { DrainerCore } from './core.js';
 import { advance } from './drain-control.js';
-import { track } from './connection-tracking.js';
+import { joinShutdown, track } from './connection-tracking.js';
 import { releaseRequestSignal } from './request-signals.js';
 import { retireIfDue } from './retirement.js';
 
@@ -39,10 +39,11 @@ export function adoptSession(core: DrainerCore, session: Http2Session & Carrier)
   const socket = symbol === undefined ? undefined : (session as unknown as Record<symbol, unknown>)[symbol];
   if (!(socket instanceof net.Socket) || socket.destroyed) return undefined;
   const existing = (socket as Carrier)[kConnection];
-  const connection = existing ?? track(core, socket, 'h2');
+  const connection = existing ?? track(core, socket, 'h2', false);
   connection.protocol = 'h2';
   connection.session = session;
   session[kConnection] = connection;
+  if (existing === undefined) joinShutdown(core, connection, Date.now());
   return connection;
 }
 

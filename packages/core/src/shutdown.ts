@@ -45,7 +45,8 @@ export function addCleanupHook(core: DrainerCore, run: () => unknown, options: C
 export function startShutdown(core: DrainerCore, settings: OperationSettings, delayMs: number): Promise<DrainReport> {
   core.state = 'shutting-down';
   core.shutdownController?.abort(shuttingDownError());
-  for (const connection of core.registry.connections.values()) abortConnection(connection, shuttingDownError);
+  // Only connections someone asked a signalFor() have signals to abort.
+  if (core.signalsHandedOut) for (const connection of core.registry.connections.values()) abortConnection(connection, shuttingDownError);
   core.diagnostics.phase('readiness-failed');
   core.shutdownSettings = settings;
   core.shutdownPromise = runShutdown(core, settings, delayMs);
@@ -78,8 +79,6 @@ async function runShutdown(core: DrainerCore, settings: OperationSettings, delay
   if (delay || hooks) await Promise.all([delay, hooks]);
   const startedAt = Date.now();
   core.shutdownDeadlineAt = startedAt + settings.timeoutMs;
-  // What Node lists but drainkit never saw drains with the rest.
-  adoptUntracked(core);
   core.listenerStopped = true;
   // The listener stops accepting once what the kernel had queued is accepted,
   // one connection per loop turn (listener-close.ts); those connections join the drain.
@@ -89,6 +88,15 @@ async function runShutdown(core: DrainerCore, settings: OperationSettings, delay
   core.shutdownOperation = operation;
   diagnostics.drainStarted(operation);
   const running = operation.start(startedAt);
+  // What Node lists but drainkit never saw joins the drain (track() adds it), a
+  // check phase later: after the long-idle connections' closes (http1-drain.ts
+  // deferStart), whose FINs would otherwise wait for a walk of every parser Node lists.
+  await new Promise<void>((resolve) =>
+    setImmediate(() => {
+      adoptUntracked(core);
+      resolve();
+    }),
+  );
   await listenerStopped;
   diagnostics.phase('listener-closed');
   operation.seal(Date.now());

@@ -3,7 +3,7 @@ import type { Http2Session } from 'node:http2';
 import type { Socket } from 'node:net';
 import { kConnection } from './connection.js';
 import type { Carrier } from './connection.js';
-import { track } from './connection-tracking.js';
+import { joinShutdown, track } from './connection-tracking.js';
 import type { DrainerCore } from './core.js';
 import { adoptInFlight } from './http1-dispatch.js';
 import { adoptSession } from './http2-streams.js';
@@ -39,9 +39,10 @@ export function adoptUntracked(core: DrainerCore): void {
     for (const parser of connections.all()) {
       const socket = parser?.socket;
       if (!socket || (socket as Carrier)[kConnection] !== undefined || socket.destroyed) continue;
-      const connection = track(core, socket, 'http/1.1');
+      const connection = track(core, socket, 'http/1.1', false);
       const res = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
       if (res && !res.writableFinished) adoptInFlight(connection, res);
+      joinShutdown(core, connection, Date.now());
     }
   }
   const sessions = internal(core.server, 'sessions') as Iterable<Http2Session & Carrier> | undefined;
