@@ -17,6 +17,9 @@ function hostFinishingAtOnce(): OperationHost & { progressCalls: number } {
       return task;
     },
     advance() {},
+    deferAll() {
+      return 0;
+    },
     progress() {
       this.progressCalls++;
     },

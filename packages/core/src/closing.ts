@@ -1,5 +1,7 @@
+import { drainResult } from './connection.js';
 import type { Connection } from './connection.js';
 import type { DrainerCore } from './core.js';
+import type { DrainResult } from './types.js';
 
 /**
  * The connection is over for HTTP: its socket closed, or (released) it has
@@ -37,6 +39,28 @@ export function closeConnection(core: DrainerCore, connection: Connection, now: 
   connection.heldDropped = 0;
   connection.currentResponse = undefined;
   core.diagnostics.connectionClosed(connection, forced);
+}
+
+/** What a connection closed at once before its drain had a task reports (http1-drain.ts closeDeferred). */
+const CLOSED_IDLE = { forced: false, completedRequests: 0, droppedRequests: 0, abortedRequests: 0 };
+
+/**
+ * A long-idle connection closed before its drain had a task (http1-drain.ts
+ * closeDeferred): closeConnection()'s bookkeeping and the result a task would
+ * have settled with, without the task (10,000 of them in a shutdown: the work
+ * after the last FIN is the server's share of the close).
+ */
+export function closedBeforeTask(core: DrainerCore, connection: Connection, startedAt: number, reason: string | undefined, now: number): DrainResult {
+  const registry = core.registry;
+  connection.state = 'closed';
+  registry.delete(connection);
+  registry.drainedCount++;
+  const result = drainResult(connection, { ...CLOSED_IDLE, reason }, now - startedAt);
+  registry.remember(result);
+  core.diagnostics.connectionDrained(result);
+  core.diagnostics.connectionClosed(connection, false);
+  if (core.listenerClosed) maybeAllClosed(core);
+  return result;
 }
 
 /** True once shutdown has closed the listener and no socket is open or lingers. */

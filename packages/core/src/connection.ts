@@ -129,8 +129,30 @@ export interface TaskOperation {
 
 /** A drain operation that a strategy let put off a connection's start (ProtocolStrategy.deferStart). */
 export interface DeferringOperation {
+  readonly startedAt: number;
+  readonly settings: { readonly reason: string | undefined };
   /** Starts the put-off drain now (`skip`: the drainer was disposed meanwhile, leave the connection alone). */
   startDeferred(connection: Connection, now: number, skip: boolean): void;
+  /** The put-off connection was closed before a task was made for it: its result. */
+  closedDeferred(result: DrainResult, now: number): void;
+}
+
+/** A drain's result, as DrainTask.settle() makes it (and closing.ts closedBeforeTask() for a connection that never had a task). */
+export function drainResult(
+  connection: Connection,
+  task: Pick<DrainTask, 'forced' | 'completedRequests' | 'droppedRequests' | 'abortedRequests' | 'reason'>,
+  durationMs: number,
+): DrainResult {
+  return {
+    id: connection.id,
+    forced: task.forced,
+    durationMs,
+    completedRequests: task.completedRequests,
+    droppedRequests: task.droppedRequests,
+    abortedRequests: task.abortedRequests,
+    reason: task.reason,
+    protocol: connection.protocol,
+  };
 }
 
 /** The drain of one connection. Shared by every operation that asked for it. */
@@ -186,17 +208,7 @@ export class DrainTask {
 
   settle(now: number): DrainResult {
     if (this.result) return this.result;
-    const connection = this.connection;
-    this.result = {
-      id: connection.id,
-      forced: this.forced,
-      durationMs: now - this.startedAt,
-      completedRequests: this.completedRequests,
-      droppedRequests: this.droppedRequests,
-      abortedRequests: this.abortedRequests,
-      reason: this.reason,
-      protocol: connection.protocol,
-    };
+    this.result = drainResult(this.connection, this, now - this.startedAt);
     this.resolvePromise?.(this.result);
     for (const operation of this.operations) operation.taskSettled(this);
     return this.result;

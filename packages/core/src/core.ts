@@ -43,7 +43,7 @@ export class DrainerCore {
   readonly diagnostics: Diagnostics;
   /** Requests that reached us and were never answered (stats().unanswered, drainkit:request:unanswered). */
   readonly unanswered: UnansweredCounter;
-  readonly strategies: Record<ConnectionProtocol, ProtocolStrategy>;
+  readonly strategies: Record<ConnectionProtocol, ProtocolStrategy> & { readonly 'http/1.1': Http1Strategy };
   readonly isTls: boolean;
   readonly isHttp2: boolean;
 

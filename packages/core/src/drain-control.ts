@@ -55,7 +55,7 @@ export function startTask(
     return task;
   }
   const strategy = core.strategies[connection.protocol];
-  if (deferrable && strategy.deferStart?.(connection, operation, now)) return DEFERRED;
+  if (deferrable && strategy.deferStart?.(connection, operation)) return DEFERRED;
   task = new DrainTask(connection, now, deadlineAt, operation.settings.reason);
   task.operations.push(operation);
   connection.task = task;

@@ -2,13 +2,13 @@ import type { ServerResponse } from 'node:http';
 import net from 'node:net';
 import { beforeShutdownHook } from './before-shutdown.js';
 import type { BeforeShutdownOptions } from './before-shutdown.js';
-import { socketsClosed } from './closing.js';
-import type { Connection, ConnectionOwner, DrainTask } from './connection.js';
+import { closedBeforeTask, socketsClosed } from './closing.js';
+import type { Connection, ConnectionOwner, DeferringOperation, DrainTask } from './connection.js';
 import { releaseAll, socketClosed } from './connection-tracking.js';
 import { DrainerCore } from './core.js';
 import { EventEmitterWithoutInit } from './event-base.js';
 import type { Registry } from './registry.js';
-import { advance, drainOne, drainingError, joinTask, reschedule, runOperation, shuttingDownError, startTask } from './drain-control.js';
+import { abortConnection, advance, drainOne, drainingError, joinTask, reschedule, runOperation, shuttingDownError, startTask } from './drain-control.js';
 import type { DEFERRED, DrainOperation, OperationHost, OperationSettings } from './drain.js';
 import { DrainError, DrainErrorCodes, describeValue } from './errors.js';
 import { assertDrainerEventName } from './events.js';
@@ -361,6 +361,11 @@ export class Drainer extends EventEmitterWithoutInit implements OperationHost, S
     advance(this.core, task, now);
   }
 
+  /** OperationHost: put off the start of the idle HTTP/1.1 connections among `connections`. @internal */
+  deferAll(connections: Connection[], operation: DrainOperation): number {
+    return this.core.strategies['http/1.1'].deferAll(connections, operation);
+  }
+
   /** OperationHost: one connection of a batch or shutdown drain is done. @internal */
   progress(operation: DrainOperation, result: DrainResult, remaining: number): void {
     this.core.diagnostics.drainProgress(operation, result, remaining);
@@ -374,6 +379,12 @@ export class Drainer extends EventEmitterWithoutInit implements OperationHost, S
   /** StrategyHost: the onUpgradedDrain hook, if any. @internal */
   upgradedHook(): UpgradedDrainHook | undefined {
     return this.core.upgradedDrainHook;
+  }
+
+  /** StrategyHost: a connection put off by `operation` was closed before it had a task. @internal */
+  closedBeforeTask(connection: Connection, operation: DeferringOperation, now: number): void {
+    abortConnection(connection, drainingError);
+    operation.closedDeferred(closedBeforeTask(this.core, connection, operation.startedAt, operation.settings.reason, now), now);
   }
 
   /** StrategyHost: true once dispose() ran. @internal */

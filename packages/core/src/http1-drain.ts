@@ -18,7 +18,7 @@ export class Http1Strategy implements ProtocolStrategy {
   /** Idle connections about to be ended; each task's `bytesReadAtEnd` is the socket's bytesRead when that was decided. */
   private pendingEnds: Connection[] = [];
   private flushQueued = false;
-  /** Long-idle connections put off until this turn's check phase (deferStart). */
+  /** Idle connections whose drain starts in this turn's check phase (deferStart). */
   private deferred: Connection[] = [];
   /**
    * A draining connection's `socket.destroySoon`, one function for all of them
@@ -136,19 +136,21 @@ export class Http1Strategy implements ProtocolStrategy {
    * socket, about Node core's whole close (perf and --cpu-prof, Node 20.20).
    * TLS keeps the lingering close: its close_notify goes out before the FIN.
    *
-   * Such a connection gets no task yet: it waits for this loop turn's check
-   * phase (one setImmediate for all of them), so that a request already in our
-   * receive buffer is read first and served. Then every one still silent is
-   * closed, one close(2) after another, before any of them is accounted for:
-   * with 10,000 of them, a task, a result and the registry's bookkeeping between
-   * two closes put the last client's FIN ~1.6x later than Node core's
-   * (bench/README.md). A request written after that look meets a reset from the
-   * kernel instead of our discard: lost either way (nothing is served after our
-   * FIN), but not counted.
+   * So an idle connection's drain starts in this loop turn's check phase, not
+   * in the call (one setImmediate for all of them): a request already in our
+   * receive buffer is read first and served (it starts the task at once:
+   * http1-dispatch.ts). Then every long-idle one still silent is closed, one
+   * close(2) after another, before any task, result or registry bookkeeping:
+   * with 10,000 of them, that work between two closes put the last client's FIN
+   * ~1.6x later than Node core's (bench/README.md); and the call itself only
+   * marks them, so the first FIN leaves as soon as Node core's would. The
+   * others (used within their grace and 1 s) then begin as before. A request
+   * written after that look meets a reset from the kernel instead of our
+   * discard: lost either way (nothing is served after our FIN), but not counted.
    */
-  deferStart(connection: Connection, operation: DeferringOperation, now: number): boolean {
+  deferStart(connection: Connection, operation: DeferringOperation): boolean {
     // Put off by another operation in this same turn: this one starts its task now and shares it.
-    if (connection.deferredBy !== undefined || !this.longIdle(connection, now)) return false;
+    if (connection.deferredBy !== undefined || connection.inFlight !== 0 || connection.held !== undefined) return false;
     connection.deferredBy = operation;
     connection.state = 'draining';
     this.deferred.push(connection);
@@ -156,6 +158,22 @@ export class Http1Strategy implements ProtocolStrategy {
     return true;
   }
 
+  /** deferStart for each of `connections` not draining yet, in one pass; returns how many were put off. */
+  deferAll(connections: Connection[], operation: DeferringOperation): number {
+    const deferred = this.deferred;
+    const before = deferred.length;
+    for (const connection of connections) {
+      if (connection.protocol !== 'http/1.1' || connection.task !== undefined || connection.state === 'closed') continue;
+      if (connection.deferredBy !== undefined || connection.inFlight !== 0 || connection.held !== undefined) continue;
+      connection.deferredBy = operation;
+      connection.state = 'draining';
+      deferred.push(connection);
+    }
+    if (before === 0 && deferred.length > 0) setImmediate(this.closeDeferred);
+    return deferred.length - before;
+  }
+
+  /** Silent for its idle grace and LONG_IDLE_MS more, nothing in flight, no drain begun; plain TCP. */
   private longIdle(connection: Connection, now: number): boolean {
     return (
       connection.task === undefined &&
@@ -169,7 +187,7 @@ export class Http1Strategy implements ProtocolStrategy {
   private readonly closeDeferred = (): void => {
     const connections = this.deferred;
     this.deferred = [];
-    const now = Date.now();
+    let now = Date.now();
     const disposed = this.host.isDisposed();
     let closed: Connection[] | undefined;
     if (!disposed) {
@@ -183,14 +201,22 @@ export class Http1Strategy implements ProtocolStrategy {
         (closed ??= []).push(connection);
       }
     }
-    // Every FIN is out: now the tasks (begin() finds those sockets closed), then the closes are recorded.
+    // Every FIN is out: now those connections are recorded as drained (no task is
+    // made for them), then the others begin (their idle grace, their lingering close).
+    if (closed !== undefined) {
+      now = Date.now();
+      for (const connection of closed) {
+        const operation = connection.deferredBy!;
+        connection.deferredBy = undefined;
+        this.host.closedBeforeTask(connection, operation, now);
+      }
+    }
     for (const connection of connections) {
       const operation = connection.deferredBy;
       if (operation === undefined) continue;
       connection.deferredBy = undefined;
       operation.startDeferred(connection, now, disposed);
     }
-    if (closed !== undefined) for (const connection of closed) connection.owner.socketClosed(connection);
   };
 
   force(connection: Connection, task: DrainTask): void {

@@ -26,6 +26,8 @@ export interface StrategyHost {
   warn(obj: object, msg: string): void;
   /** True once `dispose()` ran: nothing may be closed any more. */
   isDisposed(): boolean;
+  /** A connection put off by `operation` was closed before it had a task: record it as drained (closing.ts closedBeforeTask). */
+  closedBeforeTask(connection: Connection, operation: DeferringOperation, now: number): void;
 }
 
 /**
@@ -40,9 +42,9 @@ export interface ProtocolStrategy {
   /**
    * Before a task is made: true when the strategy puts the connection off
    * (`connection.deferredBy`) and starts its task later in this loop turn
-   * (HTTP/1.1: long-idle connections are closed first, accounted after).
+   * (HTTP/1.1 idle connections: the long-idle ones are closed first, accounted after).
    */
-  deferStart?(connection: Connection, operation: DeferringOperation, now: number): boolean;
+  deferStart?(connection: Connection, operation: DeferringOperation): boolean;
 }
 
 export type { ConnectionInfo };
