@@ -1,20 +1,19 @@
-import type { ServerResponse } from 'node:http';
 import net from 'node:net';
 import { beforeShutdownHook } from './before-shutdown.js';
 import type { BeforeShutdownOptions } from './before-shutdown.js';
-import { closedBeforeTask, socketsClosed } from './closing.js';
-import type { Connection, ConnectionOwner, DeferringOperation, DrainTask } from './connection.js';
-import { releaseAll, socketClosed } from './connection-tracking.js';
+import { socketsClosed } from './closing.js';
+import type { Connection } from './connection.js';
+import { releaseAll } from './connection-tracking.js';
+import { DrainerHost } from './core-host.js';
 import { DrainerCore } from './core.js';
 import { EventEmitterWithoutInit } from './event-base.js';
 import type { Registry } from './registry.js';
-import { abortConnection, advance, drainOne, drainingError, joinTask, reschedule, runOperation, shuttingDownError, startTask } from './drain-control.js';
-import type { DEFERRED, DrainOperation, OperationHost, OperationSettings } from './drain.js';
+import { drainOne, drainingError, joinTask, runOperation, shuttingDownError } from './drain-control.js';
+import type { OperationSettings } from './drain.js';
 import { DrainError, DrainErrorCodes, describeValue } from './errors.js';
 import { assertDrainerEventName } from './events.js';
 import type { DrainerEventName, DrainerListener } from './events.js';
 import type { HealthCheck, HealthCheckOptions, HealthReport } from './health.js';
-import { responseFinished } from './http1-dispatch.js';
 import { requestKey, requestSignal } from './request-signals.js';
 import { attach, detach } from './interception.js';
 import { lingerTimerListener } from './lingering-close.js';
@@ -25,7 +24,7 @@ import { addCleanupHook, shortenShutdown, startShutdown } from './shutdown.js';
 import type { CleanupHookOptions } from './shutdown.js';
 import { handleSignals } from './signals.js';
 import type { HandleSignalsOptions } from './signals.js';
-import type { ResolvedSettings, StrategyHost } from './strategy.js';
+import type { ResolvedSettings } from './strategy.js';
 import type {
   ConnectionFilter,
   ConnectionInfo,
@@ -55,7 +54,7 @@ let drainerSeq = 0;
  * modules call back through (DrainOperation, the protocol strategies and
  * each Connection hold it), so they need not import one another in circles.
  */
-export class Drainer extends EventEmitterWithoutInit implements OperationHost, StrategyHost, ConnectionOwner {
+export class Drainer extends EventEmitterWithoutInit {
   /** Tells drainers apart in diagnostics_channel messages. */
   readonly drainerId = String(++drainerSeq);
   readonly server: net.Server;
@@ -74,7 +73,10 @@ export class Drainer extends EventEmitterWithoutInit implements OperationHost, S
     }
     this.settings = resolveDrainerOptions(options);
     this.server = server;
-    this.core = new DrainerCore(server, this.settings, this, this);
+    // The internal modules call back through a host of their own (core-host.ts), not through the public class.
+    const host = new DrainerHost(this.drainerId, this.settings, server);
+    this.core = new DrainerCore(server, this.settings, host, this);
+    host.core = this.core;
     this.registry = this.core.registry;
     this.core.onLingerTimer = lingerTimerListener(this.core);
     (server as AnyServer)[kDrainer] = this;
@@ -336,65 +338,6 @@ export class Drainer extends EventEmitterWithoutInit implements OperationHost, S
   override off(event: string | symbol, listener: (...args: any[]) => void): this {
     assertDrainerEventName('off', event);
     return super.off(event, listener);
-  }
-
-  // ------------------------------------------- host for the internal modules
-  // (ConnectionOwner, OperationHost, StrategyHost: one method each, delegating.)
-
-  /** ConnectionOwner: the connection's socket emitted 'close'. @internal */
-  socketClosed(connection: Connection): void {
-    socketClosed(this.core, connection);
-  }
-
-  /** ConnectionOwner: the HTTP/1.1 response in flight finished. @internal */
-  responseFinished(connection: Connection, res: ServerResponse): void {
-    responseFinished(this.core, connection, res);
-  }
-
-  /** OperationHost: start or join the drain of one connection. @internal */
-  startTask(connection: Connection, operation: DrainOperation, now: number, deferrable: boolean): DrainTask | undefined | typeof DEFERRED {
-    return startTask(this.core, connection, operation, now, deferrable);
-  }
-
-  /** OperationHost: re-examine a draining connection. @internal */
-  advance(task: DrainTask, now: number): void {
-    advance(this.core, task, now);
-  }
-
-  /** OperationHost: put off the start of the idle HTTP/1.1 connections among `connections`. @internal */
-  deferAll(connections: Connection[], operation: DrainOperation): number {
-    return this.core.strategies['http/1.1'].deferAll(connections, operation);
-  }
-
-  /** OperationHost: one connection of a batch or shutdown drain is done. @internal */
-  progress(operation: DrainOperation, result: DrainResult, remaining: number): void {
-    this.core.diagnostics.drainProgress(operation, result, remaining);
-  }
-
-  /** StrategyHost: the task's wake time moved. @internal */
-  reschedule(task: DrainTask): void {
-    reschedule(task);
-  }
-
-  /** StrategyHost: the onUpgradedDrain hook, if any. @internal */
-  upgradedHook(): UpgradedDrainHook | undefined {
-    return this.core.upgradedDrainHook;
-  }
-
-  /** StrategyHost: a connection put off by `operation` was closed before it had a task. @internal */
-  closedBeforeTask(connection: Connection, operation: DeferringOperation, now: number): void {
-    abortConnection(connection, drainingError);
-    operation.closedDeferred(closedBeforeTask(this.core, connection, operation.startedAt, operation.settings.reason, now), now);
-  }
-
-  /** StrategyHost: true once dispose() ran. @internal */
-  isDisposed(): boolean {
-    return this.core.disposed;
-  }
-
-  /** StrategyHost: log a warning through the configured logger. @internal */
-  warn(obj: object, msg: string): void {
-    this.core.diagnostics.warn(obj, msg);
   }
 
   private assertUsable(): void {

@@ -18,6 +18,8 @@ export class Http1Strategy implements ProtocolStrategy {
   /** Idle connections about to be ended; each task's `bytesReadAtEnd` is the socket's bytesRead when that was decided. */
   private pendingEnds: Connection[] = [];
   private flushQueued = false;
+  /** True while closeDeferred begins the drains it put off: they were just looked at past this turn's I/O. */
+  private looking = false;
   /** Idle connections whose drain starts in this turn's check phase (deferStart). */
   private deferred: Connection[] = [];
   /**
@@ -97,6 +99,11 @@ export class Http1Strategy implements ProtocolStrategy {
    * for all connections, none per connection.
    */
   private endAfterThisTurn(connection: Connection, task: DrainTask): void {
+    if (this.looking) {
+      // Begun from closeDeferred: that was the look past this turn's I/O (begin() found no head arriving).
+      this.endGracefully(connection, task, Date.now());
+      return;
+    }
     task.wakeAt = Infinity;
     if (task.bytesReadAtEnd !== -1) return;
     task.bytesReadAtEnd = connection.socket.bytesRead;
@@ -211,11 +218,16 @@ export class Http1Strategy implements ProtocolStrategy {
         this.host.closedBeforeTask(connection, operation, now);
       }
     }
-    for (const connection of connections) {
-      const operation = connection.deferredBy;
-      if (operation === undefined) continue;
-      connection.deferredBy = undefined;
-      operation.startDeferred(connection, now, disposed);
+    this.looking = true;
+    try {
+      for (const connection of connections) {
+        const operation = connection.deferredBy;
+        if (operation === undefined) continue;
+        connection.deferredBy = undefined;
+        operation.startDeferred(connection, now, disposed);
+      }
+    } finally {
+      this.looking = false;
     }
   };
 
