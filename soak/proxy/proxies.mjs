@@ -83,14 +83,34 @@ ${recipe ? '  option httpchk GET /ready\n' : ''}${backends.map((p, i) => `  serv
 `;
 }
 
+/**
+ * A free port below Linux's ephemeral range (net.ipv4.ip_local_port_range,
+ * 32768–60999 by default). The backends are restarted on their port again and
+ * again; a port from the ephemeral range (what listen(0) hands out) can
+ * meanwhile become the local port of some outgoing connection (the proxy's, the
+ * load's), and the restart fails with EADDRINUSE (CI, 2026-12-02).
+ */
 export async function freePort() {
-  const server = net.createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address();
-  server.close();
-  await once(server, 'close');
-  return port;
+  let low = 32_768;
+  try {
+    low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || low;
+  } catch {
+    // Not Linux: keep the default.
+  }
+  const from = Math.max(1_024, low - 12_000);
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = from + Math.floor(Math.random() * (low - from));
+    const server = net.createServer();
+    const listening = await new Promise((resolve) => {
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => resolve(true));
+    });
+    if (!listening) continue;
+    server.close();
+    await once(server, 'close');
+    return port;
+  }
+  throw new Error(`no free port found in ${from}-${low - 1}`);
 }
 
 async function waitForPort(port, child, what, ms = 5_000) {
