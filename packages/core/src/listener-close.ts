@@ -1,6 +1,5 @@
 import cluster from 'node:cluster';
 import net from 'node:net';
-import { acceptQueueLength } from './accept-queue.js';
 
 type ListeningHandle = { listen?: (backlog: number) => number };
 
@@ -18,13 +17,11 @@ const ACCEPT_QUEUE_MAX_MS = 1_000;
  * takes one loop turn per connection: libuv accepts one connection per poll
  * phase since 1.45 (libuv/libuv#3696, "don't accept() connections in a loop";
  * 20 queued connections took 20 turns on Node 20.20/libuv 1.46, 22.23/1.51,
- * 24.22/1.52 and 26.12/1.52). On Linux the listener closes in the first check
- * phase in which the kernel's queue reads empty (accept-queue.ts), right after
- * that read; elsewhere in the check phase after a poll phase that accepted
- * nothing (the listener is level-triggered, so a non-empty queue would have
- * been accepted from), which leaves that whole poll phase for a connection to
- * be queued and reset. At the latest ACCEPT_QUEUE_MAX_MS after the start or at
- * `deadlineAt` (the shutdown's timeout); what was accepted drains with the rest.
+ * 24.22/1.52 and 26.12/1.52). The listener closes in the check phase after a
+ * poll phase that accepted nothing (the listener is level-triggered, so a
+ * non-empty queue would have been accepted from), and at the latest
+ * ACCEPT_QUEUE_MAX_MS after the start or at `deadlineAt` (the shutdown's
+ * timeout); what was accepted drains with the rest.
  * Meanwhile the backlog is cut to 0 (`listen(2)` again on a listening socket
  * only updates its backlog; libuv's `uv_listen()` allows it: checked on the same
  * versions), so the queue holds at most one connection and a SYN that finds it
@@ -33,8 +30,8 @@ const ACCEPT_QUEUE_MAX_MS = 1_000;
  * request elsewhere. Packet captures behind nginx and HAProxy showed no final
  * ACK dropped (no SYN-ACK resent, no late reset); leaving the backlog as it was
  * lost far more (the proxy's new connections queued behind the drain). What can
- * still be lost is a connection the kernel queues between that last look and the
- * close (docs/proxies.md; soak/proxy/restart-ab.mjs measures it).
+ * still be lost is the one connection the kernel queues between that last poll
+ * phase and the close (docs/proxies.md; soak/proxy/restart-ab.mjs measures it).
  * A cluster worker closes at once, as before: the primary owns the accept queue
  * (its round-robin handle's `listen` does nothing; lib/internal/cluster/child.js),
  * and until the worker's close reaches it, it would keep handing this worker new
@@ -72,23 +69,13 @@ export function stopListening(server: net.Server, acceptQueued = true, deadlineA
     closed = new Promise<void>((resolve) => {
       let seen = -1;
       const turn = (): void => {
-        if (server.listening && Date.now() < giveUpAt) {
-          const queued = acceptQueueLength(server);
-          if (queued !== undefined) {
-            // Linux: the kernel's own count (accept-queue.ts). Close the moment it reads
-            // 0, microseconds later, rather than a whole poll phase after libuv looked.
-            if (queued > 0) {
-              setImmediate(turn);
-              return;
-            }
-          } else if (accepted !== seen) {
-            // Elsewhere the first check phase only starts the count; a later one closes
-            // once the poll phase before it accepted nothing (the listener is
-            // level-triggered, so a non-empty queue would have been accepted from).
-            seen = accepted;
-            setImmediate(turn);
-            return;
-          }
+        // The first check phase only starts the count; a later one closes once the
+        // poll phase before it accepted nothing (the listener is level-triggered,
+        // so a non-empty queue would have been accepted from).
+        if (server.listening && accepted !== seen && Date.now() < giveUpAt) {
+          seen = accepted;
+          setImmediate(turn);
+          return;
         }
         server.off('connection', count);
         server.off('drop', count);
