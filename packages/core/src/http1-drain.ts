@@ -18,8 +18,8 @@ export class Http1Strategy implements ProtocolStrategy {
   /** Idle connections about to be ended; each task's `bytesReadAtEnd` is the socket's bytesRead when that was decided. */
   private pendingEnds: Connection[] = [];
   private flushQueued = false;
-  /** True while closeDeferred begins the drains it put off: they were just looked at past this turn's I/O. */
-  private looking = false;
+  /** The connection whose put-off drain closeDeferred is beginning: it was just looked at past this turn's I/O. */
+  private looking: Connection | undefined = undefined;
   /** Idle connections whose drain starts in this turn's check phase (deferStart). */
   private deferred: Connection[] = [];
   /**
@@ -99,7 +99,7 @@ export class Http1Strategy implements ProtocolStrategy {
    * for all connections, none per connection.
    */
   private endAfterThisTurn(connection: Connection, task: DrainTask): void {
-    if (this.looking) {
+    if (this.looking === connection) {
       // Begun from closeDeferred: that was the look past this turn's I/O (begin() found no head arriving).
       this.endGracefully(connection, task, Date.now());
       return;
@@ -218,16 +218,16 @@ export class Http1Strategy implements ProtocolStrategy {
         this.host.closedBeforeTask(connection, operation, now);
       }
     }
-    this.looking = true;
     try {
       for (const connection of connections) {
         const operation = connection.deferredBy;
         if (operation === undefined) continue;
         connection.deferredBy = undefined;
+        this.looking = connection;
         operation.startDeferred(connection, now, disposed);
       }
     } finally {
-      this.looking = false;
+      this.looking = undefined;
     }
   };
 
