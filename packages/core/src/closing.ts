@@ -55,7 +55,7 @@ export function closedBeforeTask(core: DrainerCore, connection: Connection, star
   connection.state = 'closed';
   registry.delete(connection);
   registry.drainedCount++;
-  const result = drainResult(connection, { ...CLOSED_IDLE, reason }, now - startedAt);
+  const result = drainResult(connection, CLOSED_IDLE, reason, now - startedAt);
   registry.remember(result);
   core.diagnostics.connectionDrained(result);
   core.diagnostics.connectionClosed(connection, false);

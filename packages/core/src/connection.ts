@@ -140,17 +140,18 @@ export interface DeferringOperation {
 /** A drain's result, as DrainTask.settle() makes it (and closing.ts closedBeforeTask() for a connection that never had a task). */
 export function drainResult(
   connection: Connection,
-  task: Pick<DrainTask, 'forced' | 'completedRequests' | 'droppedRequests' | 'abortedRequests' | 'reason'>,
+  counts: Pick<DrainTask, 'forced' | 'completedRequests' | 'droppedRequests' | 'abortedRequests'>,
+  reason: string | undefined,
   durationMs: number,
 ): DrainResult {
   return {
     id: connection.id,
-    forced: task.forced,
+    forced: counts.forced,
     durationMs,
-    completedRequests: task.completedRequests,
-    droppedRequests: task.droppedRequests,
-    abortedRequests: task.abortedRequests,
-    reason: task.reason,
+    completedRequests: counts.completedRequests,
+    droppedRequests: counts.droppedRequests,
+    abortedRequests: counts.abortedRequests,
+    reason,
     protocol: connection.protocol,
   };
 }
@@ -208,7 +209,7 @@ export class DrainTask {
 
   settle(now: number): DrainResult {
     if (this.result) return this.result;
-    this.result = drainResult(this.connection, this, now - this.startedAt);
+    this.result = drainResult(this.connection, this, this.reason, now - this.startedAt);
     this.resolvePromise?.(this.result);
     for (const operation of this.operations) operation.taskSettled(this);
     return this.result;

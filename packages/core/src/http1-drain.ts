@@ -39,11 +39,6 @@ export class Http1Strategy implements ProtocolStrategy {
   }
 
   begin(connection: Connection, task: DrainTask, now: number): void {
-    if (connection.socket.destroyed) {
-      // Closed already (closeDeferred, or the client reset it): its close settles the task.
-      task.endedAt = now;
-      return;
-    }
     if (connection.inFlight > 0) {
       this.endAfterResponse(connection);
       const response = connection.currentResponse;
@@ -156,28 +151,29 @@ export class Http1Strategy implements ProtocolStrategy {
    * discard: lost either way (nothing is served after our FIN), but not counted.
    */
   deferStart(connection: Connection, operation: DeferringOperation): boolean {
-    // Put off by another operation in this same turn: this one starts its task now and shares it.
+    return this.putOff(connection, operation);
+  }
+
+  /** deferStart for each of `connections` not draining yet, in one pass; returns how many were put off. */
+  deferAll(connections: Connection[], operation: DeferringOperation): number {
+    let count = 0;
+    for (const connection of connections) {
+      // What startTask() checks before it asks deferStart().
+      if (connection.protocol !== 'http/1.1' || connection.task !== undefined || connection.state === 'closed') continue;
+      if (this.putOff(connection, operation)) count++;
+    }
+    return count;
+  }
+
+  /** Marks an idle connection's drain as put off to this turn's check phase; false if it is not idle, or put off already. */
+  private putOff(connection: Connection, operation: DeferringOperation): boolean {
+    // Put off by another operation in this same turn: this one starts its task now, the other joins it later.
     if (connection.deferredBy !== undefined || connection.inFlight !== 0 || connection.held !== undefined) return false;
     connection.deferredBy = operation;
     connection.state = 'draining';
     this.deferred.push(connection);
     if (this.deferred.length === 1) setImmediate(this.closeDeferred);
     return true;
-  }
-
-  /** deferStart for each of `connections` not draining yet, in one pass; returns how many were put off. */
-  deferAll(connections: Connection[], operation: DeferringOperation): number {
-    const deferred = this.deferred;
-    const before = deferred.length;
-    for (const connection of connections) {
-      if (connection.protocol !== 'http/1.1' || connection.task !== undefined || connection.state === 'closed') continue;
-      if (connection.deferredBy !== undefined || connection.inFlight !== 0 || connection.held !== undefined) continue;
-      connection.deferredBy = operation;
-      connection.state = 'draining';
-      deferred.push(connection);
-    }
-    if (before === 0 && deferred.length > 0) setImmediate(this.closeDeferred);
-    return deferred.length - before;
   }
 
   /** Silent for its idle grace and LONG_IDLE_MS more, nothing in flight, no drain begun; plain TCP. */
