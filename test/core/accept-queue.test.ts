@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createDrainer } from '@drainkit/core';
@@ -40,6 +41,27 @@ for (let i = 0; i < Number(count); i++) {
   socket.on('close', () => finish(data.split('\\r\\n')[0] + ' | ' + data.split('\\r\\n\\r\\n')[1]));
 }
 setTimeout(() => { console.log(lines.join('\\n') + '\\ntimeout'); process.exit(0); }, 10000).unref();
+`;
+
+// Connects and writes a POST once `go` exists (polled: this process is blocked meanwhile).
+const LATE_CLIENT = `
+const net = require('node:net');
+const fs = require('node:fs');
+const [port, go, marker] = process.argv.slice(1);
+console.log('ready');
+const poll = setInterval(() => {
+  if (!fs.existsSync(go)) return;
+  clearInterval(poll);
+  const socket = net.connect(Number(port), '127.0.0.1', () => {
+    socket.write('POST /work HTTP/1.1\\r\\nHost: x\\r\\nContent-Length: 2\\r\\n\\r\\nhi', () => setTimeout(() => fs.writeFileSync(marker, 'written'), 5));
+  });
+  let data = '';
+  socket.setEncoding('utf8');
+  socket.on('data', (chunk) => (data += chunk));
+  socket.on('error', (error) => { console.log('error ' + error.code); process.exit(0); });
+  socket.on('close', () => { console.log(data.split('\\r\\n')[0] + ' | ' + data.split('\\r\\n\\r\\n')[1]); process.exit(0); });
+}, 1);
+setTimeout(() => { console.log('timeout'); process.exit(0); }, 10000).unref();
 `;
 
 const dirs: string[] = [];
@@ -96,13 +118,58 @@ describe('shutdown() and the kernel accept queue', () => {
     expect(unanswered).toBe(0);
   }, 30_000);
 
+  it('a connection queued while the loop runs callbacks after its last look at the listener is accepted, not reset at the close', async () => {
+    // The listener closes in a check phase after a poll phase that accepted nothing; a
+    // connection the kernel queues during that poll phase's callbacks (here: one that
+    // blocks until another process has connected and written a POST) was reset by the
+    // close. On Linux the kernel's queue is read right before the close (accept-queue.ts).
+    const server = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => res.end('served'));
+    });
+    const drainer = createDrainer(server);
+    const port = await listen(server);
+    const dir = mkdtempSync(join(tmpdir(), 'drainkit-accept-'));
+    dirs.push(dir);
+    const go = join(dir, 'go');
+    const marker = join(dir, 'written');
+    const child = spawn(process.execPath, ['-e', LATE_CLIENT, String(port), go, marker], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let output = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk) => (output += chunk));
+    const exited = once(child, 'exit');
+    await new Promise<void>((resolve) => child.stdout.once('data', () => resolve())); // "ready"
+    // A side connection whose data arrives in the poll phase after shutdown()'s first check phase.
+    const side = net.createServer((socket) =>
+      socket.once('data', () => {
+        writeFileSync(go, '');
+        blocked = blockUntilExists(marker, 15_000);
+      }),
+    );
+    let blocked = false;
+    const sidePort = await listen(side);
+    const sideClient = net.connect(sidePort, '127.0.0.1');
+    await once(sideClient, 'connect');
+    await new Promise((resolve) => setTimeout(resolve, 20)); // the side server has accepted it
+    const report = drainer.shutdown();
+    setImmediate(() => sideClient.write('x')); // after the listener's first look (same check phase)
+    await exited;
+    const result = await report;
+    expect(blocked).toBe(true);
+    expect(output.trim().split('\n')).toEqual(['ready', 'HTTP/1.1 200 OK | served']);
+    expect({ total: result.total, closed: result.closed, forced: result.forced }).toEqual({ total: 1, closed: 1, forced: 0 });
+    sideClient.destroy();
+    await closeServer(side);
+    await closeServer(server);
+  }, 30_000);
+
   it('shutdown() resolves with the listener closed, and later connections are refused', async () => {
     const server = http.createServer((req, res) => res.end('ok'));
     const drainer = createDrainer(server);
     const port = await listen(server);
     await drainer.shutdown();
     expect(server.listening).toBe(false);
-    const socket = (await import('node:net')).connect(port, '127.0.0.1');
+    const socket = net.connect(port, '127.0.0.1');
     const [error] = await once(socket, 'error');
     expect((error as NodeJS.ErrnoException).code).toBe('ECONNREFUSED');
   });

@@ -1,5 +1,6 @@
 import cluster from 'node:cluster';
 import net from 'node:net';
+import { acceptQueueReader } from './accept-queue.js';
 
 type ListeningHandle = { listen?: (backlog: number) => number };
 
@@ -19,9 +20,12 @@ const ACCEPT_QUEUE_MAX_MS = 1_000;
  * 20 queued connections took 20 turns on Node 20.20/libuv 1.46, 22.23/1.51,
  * 24.22/1.52 and 26.12/1.52). The listener closes in the check phase after a
  * poll phase that accepted nothing (the listener is level-triggered, so a
- * non-empty queue would have been accepted from), and at the latest
- * ACCEPT_QUEUE_MAX_MS after the start or at `deadlineAt` (the shutdown's
- * timeout); what was accepted drains with the rest.
+ * non-empty queue would have been accepted from) and, on Linux, only if the
+ * kernel's queue still reads empty in that check phase (accept-queue.ts): the
+ * I/O callbacks of that poll phase can take milliseconds under load, and a
+ * connection queued meanwhile would be reset; the close follows the read by
+ * microseconds. At the latest ACCEPT_QUEUE_MAX_MS after the start or at
+ * `deadlineAt` (the shutdown's timeout); what was accepted drains with the rest.
  * Meanwhile the backlog is cut to 0 (`listen(2)` again on a listening socket
  * only updates its backlog; libuv's `uv_listen()` allows it: checked on the same
  * versions), so the queue holds at most one connection and a SYN that finds it
@@ -30,8 +34,8 @@ const ACCEPT_QUEUE_MAX_MS = 1_000;
  * request elsewhere. Packet captures behind nginx and HAProxy showed no final
  * ACK dropped (no SYN-ACK resent, no late reset); leaving the backlog as it was
  * lost far more (the proxy's new connections queued behind the drain). What can
- * still be lost is the one connection the kernel queues between that last poll
- * phase and the close (docs/proxies.md; soak/proxy/restart-ab.mjs measures it).
+ * still be lost is a connection the kernel queues between that last look and
+ * the close (docs/proxies.md; soak/proxy/restart-ab.mjs measures it).
  * A cluster worker closes at once, as before: the primary owns the accept queue
  * (its round-robin handle's `listen` does nothing; lib/internal/cluster/child.js),
  * and until the worker's close reaches it, it would keep handing this worker new
@@ -68,20 +72,24 @@ export function stopListening(server: net.Server, acceptQueued = true, deadlineA
   const stopped = new Promise<void>((resolveStopped) => {
     closed = new Promise<void>((resolve) => {
       let seen = -1;
+      const queue = acceptQueueReader(server);
       const turn = (): void => {
         // The first check phase only starts the count; a later one closes once the
         // poll phase before it accepted nothing (the listener is level-triggered,
-        // so a non-empty queue would have been accepted from).
-        if (server.listening && accepted !== seen && Date.now() < giveUpAt) {
+        // so a non-empty queue would have been accepted from) and, on Linux, the
+        // kernel's queue still reads empty: a connection queued since that poll
+        // phase looked would be reset. The close follows the read at once.
+        if (server.listening && Date.now() < giveUpAt && (accepted !== seen || (queue?.read() ?? 0) > 0)) {
           seen = accepted;
           setImmediate(turn);
           return;
         }
-        server.off('connection', count);
-        server.off('drop', count);
         if (server.listening) net.Server.prototype.close.call(server, () => resolve());
         // Closed meanwhile by someone else: its 'close' comes once no connection is left.
         else server.getConnections((error, n) => (!error && n > 0 ? server.once('close', () => resolve()) : resolve()));
+        queue?.dispose();
+        server.off('connection', count);
+        server.off('drop', count);
         resolveStopped();
       };
       setImmediate(turn);

@@ -1,0 +1,62 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import net from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { acceptQueueReader, acceptQueueReaderAt } from '../../packages/core/src/accept-queue.js';
+import { closeServer, listen } from '../helpers/net.js';
+
+// The kernel's accept-queue length as listener-close.ts reads it (Linux /proc/net/tcp):
+// a listener in another process that is busy (accepts nothing) while three clients connect.
+const BUSY_LISTENER = `
+const net = require('node:net');
+const server = net.createServer((socket) => socket.destroy());
+server.listen(0, '127.0.0.1', () => {
+  console.log(server.address().port);
+  // Busy for 3 s: nothing is accepted meanwhile.
+  const flag = new Int32Array(new SharedArrayBuffer(4));
+  const until = Date.now() + 3000;
+  while (Date.now() < until) Atomics.wait(flag, 0, 0, 10);
+  server.close();
+});
+`;
+
+describe.runIf(process.platform === 'linux')('accept-queue reader (Linux)', () => {
+  it('reads the number of connections the kernel queued and nobody accepted yet, again and again', async () => {
+    const child = spawn(process.execPath, ['-e', BUSY_LISTENER], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      const [chunk] = (await once(child.stdout!, 'data')) as [Buffer];
+      const port = Number(chunk.toString().trim());
+      const reader = acceptQueueReaderAt({ family: 'IPv4', port });
+      expect(reader).toBeDefined();
+      try {
+        expect(reader!.read()).toBe(0);
+        const clients = [1, 2, 3].map(() => net.connect(port, '127.0.0.1'));
+        try {
+          // Connected means the handshake is done: each client sits in the accept queue.
+          await Promise.all(clients.map((c) => once(c, 'connect')));
+          expect(reader!.read()).toBe(3);
+          expect(reader!.read()).toBe(3); // the same open file, read from its start again
+        } finally {
+          for (const c of clients) c.destroy();
+        }
+      } finally {
+        reader!.dispose();
+      }
+      expect(reader!.read()).toBeUndefined(); // disposed
+    } finally {
+      child.kill();
+      await once(child, 'exit');
+    }
+  });
+
+  it("finds this process's own listener by its socket's inode; no reader for a port nobody listens on", async () => {
+    const server = net.createServer();
+    const port = await listen(server);
+    const reader = acceptQueueReader(server);
+    expect(reader?.read()).toBe(0);
+    reader?.dispose();
+    await closeServer(server);
+    expect(acceptQueueReaderAt({ family: 'IPv4', port })).toBeUndefined();
+    expect(acceptQueueReader(server)).toBeUndefined(); // not listening: no address
+  });
+});
