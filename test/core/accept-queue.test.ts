@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createDrainer } from '@drainkit/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { closeServer, listen } from '../helpers/net.js';
+import { closeServer, listen, RawClient } from '../helpers/net.js';
 
 // Issue 16: closing a listening socket resets the connections still in the
 // kernel's accept queue; behind nginx that is a 502 for a POST nginx had already
@@ -162,6 +162,31 @@ describe('shutdown() and the kernel accept queue', () => {
     await closeServer(side);
     await closeServer(server);
   }, 30_000);
+
+  it('the drain starts once the listener is closed: no connection is closed while new ones are still accepted', async () => {
+    // Each connection the drain closes makes a proxy open a new one; one still in its
+    // handshake when the listener closes is reset with the request written on it.
+    const server = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => res.end('ok'));
+    });
+    const drainer = createDrainer(server, { idleGraceMs: 0 });
+    const port = await listen(server);
+    const order: string[] = [];
+    drainer.on('shutdown:phase', (e) => order.push(e.phase));
+    drainer.on('drain:start', () => order.push('drain:start'));
+    const idle = await RawClient.connect(port);
+    idle.socket.write('GET /a HTTP/1.1\r\nHost: x\r\n\r\n');
+    await idle.waitFor((data) => data.endsWith('ok'));
+    let listeningAtFin: boolean | undefined;
+    idle.socket.once('end', () => (listeningAtFin = server.listening));
+    const report = await drainer.shutdown();
+    await idle.closed;
+    expect(order.slice(0, 3)).toEqual(['readiness-failed', 'listener-closed', 'drain:start']);
+    expect(listeningAtFin).toBe(false);
+    expect(report).toMatchObject({ total: 1, closed: 1, forced: 0 });
+    await closeServer(server);
+  });
 
   it('shutdown() resolves with the listener closed, and later connections are refused', async () => {
     const server = http.createServer((req, res) => res.end('ok'));

@@ -127,7 +127,10 @@ describe('https (HTTP/1.1 over TLS)', () => {
     await Promise.all([fetchOnce('/a'), fetchOnce('/b')]);
     const slow = fetchOnce('/slow');
     await f.started;
+    const listenerClosed = new Promise<void>((resolve) => f.drainer.on('shutdown:phase', (e) => e.phase === 'listener-closed' && resolve()));
     const shutdown = f.drainer.shutdown({ timeoutMs: 5_000 });
+    // The drain starts once the listener has closed: a response finishing after that says Connection: close.
+    await listenerClosed;
     f.release();
     expect(await slow).toEqual({ status: 200, body: 'done /slow', connection: 'close' });
     const report = await shutdown;

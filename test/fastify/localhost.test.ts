@@ -1,6 +1,7 @@
 import dns from 'node:dns';
 import net from 'node:net';
 import { afterEach, expect, it } from 'vitest';
+import { extraBindings } from '../../packages/fastify/src/bindings.js';
 import { get, until } from '../helpers/net.js';
 import { startFastifyApp } from './fastify-kind.js';
 import type { FastifyTestApp } from './fastify-kind.js';
@@ -69,8 +70,9 @@ it.runIf(await ipv6Loopback())('drains the extra server Fastify opens for ::1 wh
   socket.write(get('/slow'));
   await started;
   const closing = app.close();
-  // The drains of both servers start together.
+  // The shutdowns of both servers start together; each drain starts once its listener closed.
   await until(() => !app.drainer.isReady(), 2_000, 'the shutdown to start');
+  await until(() => !app.server.listening && extraBindings(app).every((server) => !server.listening), 2_000, 'the listeners to close');
   gate.release();
   await closing;
   await closed;

@@ -97,7 +97,9 @@ describe('collectDrainMetrics', () => {
     const stuck = await client(port);
     stuck.write(get('/never'));
     await started(3);
+    const listenerClosed = new Promise<void>((resolve) => drainer.on('shutdown:phase', (e) => e.phase === 'listener-closed' && resolve()));
     const shutdown = drainer.shutdown({ timeoutMs: 150 });
+    await listenerClosed; // the drain starts then (a response finishing before it is not a drained request)
     release();
     const report = await shutdown;
     expect(report).toMatchObject({ total: 3, forced: 1 });
