@@ -31,9 +31,12 @@ export const PAIRS = [
   ['express+drainkit', 'express'],
   ['express+attach', 'express'],
   ['express+middleware', 'express'],
+  // The floor for any middleware: one Express layer that only calls next(), no drainkit.
+  ['express+noop', 'express'],
+  ['express+middleware', 'express+noop'],
   ['koa+attach', 'koa'],
 ];
-const ALL = ['bare', 'drainkit', 'http-terminator', 'stoppable', 'express', 'express+drainkit', 'express+attach', 'express+middleware', 'koa', 'koa+attach'];
+const ALL = ['bare', 'drainkit', 'http-terminator', 'stoppable', 'express', 'express+drainkit', 'express+attach', 'express+middleware', 'express+noop', 'koa', 'koa+attach'];
 
 const { values: flags } = parseArgs({
   options: {
@@ -70,7 +73,7 @@ if (flags.adapters) {
   // Only what was not given on the command line.
   const given = (name) => process.argv.some((a) => a === `--${name}` || a.startsWith(`--${name}=`));
   const preset = {
-    variants: 'express,express+attach,express+middleware,koa,koa+attach',
+    variants: 'express,express+attach,express+middleware,express+noop,koa,koa+attach',
     requests: '2000',
     warmup: '20000',
     windows: '9',
@@ -250,14 +253,16 @@ try {
     const ratios = {};
     for (const [variant, base] of PAIRS) {
       if (!variants[variant] || !variants[base]) continue;
-      ratios[variant] = { base, instructions: variants[variant].median / variants[base].median };
+      // A variant's first pair is keyed by its name; a second one (middleware / noop) by both.
+      const key = ratios[variant] ? `${variant}/${base}` : variant;
+      ratios[key] = { base, instructions: variants[variant].median / variants[base].median };
       // With --repeat: the ratio within each round (run r of the variant over run r of its base).
       const a = variants[variant].runMedians;
       const b = variants[base].runMedians;
-      if (a && b) ratios[variant].byRun = a.map((m, i) => m / b[i]);
+      if (a && b) ratios[key].byRun = a.map((m, i) => m / b[i]);
     }
     byNode.push({ node: node.version, binary: node.binary, variants, ratios });
-    log(`${node.version}:`, Object.entries(ratios).map(([v, r]) => `${v}/${r.base} ${r.instructions.toFixed(4)}×`).join(', '));
+    log(`${node.version}:`, Object.entries(ratios).map(([v, r]) => `${v.split('/')[0]}/${r.base} ${r.instructions.toFixed(4)}×`).join(', '));
   }
 } finally {
   await clients.stop();

@@ -36,22 +36,23 @@ export function instructionsSection(results) {
     };
     lines.push(`| ${v} | ${results.byNode.map(cell).join(' | ')} |`);
   }
-  const pairs = [...new Set(results.byNode.flatMap((n) => Object.entries(n.ratios).map(([v, r]) => `${v} / ${r.base}`)))];
+  const pairs = [...new Set(results.byNode.flatMap((n) => Object.entries(n.ratios).map(([v, r]) => `${v.split('/')[0]} / ${r.base}`)))];
   lines.push('', `| ratio | ${results.byNode.map(column).join(' | ')} |`, `|---|${results.byNode.map(() => '---|').join('')}`);
   for (const pair of pairs) {
-    const [v] = pair.split(' / ');
+    const [v, base] = pair.split(' / ');
+    const ratioOf = (n) => (n.ratios[v]?.base === base ? n.ratios[v] : n.ratios[`${v}/${base}`]);
     const cell = (r) => {
       if (!r) return '–';
       const byRun = r.byRun ? `; runs ${r.byRun.map((x) => `${x.toFixed(4)}×`).join(', ')}` : '';
       return `${r.instructions.toFixed(4)}× (${pct(r.instructions)}${byRun})`;
     };
-    lines.push(`| ${pair} | ${results.byNode.map((n) => cell(n.ratios[v])).join(' | ')} |`);
+    lines.push(`| ${pair} | ${results.byNode.map((n) => cell(ratioOf(n))).join(' | ')} |`);
   }
   lines.push(
     '',
     ...(results.notes ?? []).flatMap((note) => ['', note]),
     '',
-    '`express+drainkit` is `createDrainer(server)` alone; `express+attach` is `attach(app)` (every request gets `req.drain`); `express+middleware` is `createDrainer` with `app.use(drainMiddleware(drainer))`; `koa+attach` is `@drainkit/koa`\'s `attach(app)` (`ctx.state.drain`).',
+    '`express+drainkit` is `createDrainer(server)` alone; `express+attach` is `attach(app)` (every request gets `req.drain`); `express+middleware` is `createDrainer` with `app.use(drainMiddleware(drainer))`; `express+noop` is `app.use((req, res, next) => next())`, no drainkit (what any middleware layer costs); `koa+attach` is `@drainkit/koa`\'s `attach(app)` (`ctx.state.drain`).',
     END,
   );
   return lines.join('\n');

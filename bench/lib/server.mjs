@@ -102,6 +102,10 @@ switch (variant) {
     server.on('request', await expressApp(drainMiddleware(drainer)));
     break;
   }
+  case 'express+noop':
+    // app.use() of a middleware that only calls next(): what one Express layer costs.
+    server = http.createServer(await expressApp((req, res, next) => next()));
+    break;
   case 'express+attach':
     ({ server, drainer } = await attached('@drainkit/express', await expressApp()));
     break;
