@@ -76,23 +76,34 @@ function blockUntilExists(marker: string, timeoutMs: number): boolean {
   return false;
 }
 
+/** A drained server that answers 'served' to each request, and a temp dir for marker files. */
+async function servedSetup() {
+  const server = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => res.end('served'));
+  });
+  const drainer = createDrainer(server);
+  const port = await listen(server);
+  const dir = mkdtempSync(join(tmpdir(), 'drainkit-accept-'));
+  dirs.push(dir);
+  return { server, drainer, port, dir };
+}
+
+/** Runs a client script in another process; its stdout is collected. */
+function spawnClient(script: string, args: string[]) {
+  const child = spawn(process.execPath, ['-e', script, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const out = { text: '' };
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (chunk) => (out.text += chunk));
+  return { child, out, exited: once(child, 'exit') };
+}
+
 describe('shutdown() and the kernel accept queue', () => {
   /** `count` connections write a request while this process is busy; then shutdown() starts. */
   async function queuedAtShutdown(count: number) {
-    const server = http.createServer((req, res) => {
-      req.resume();
-      req.on('end', () => res.end('served'));
-    });
-    const drainer = createDrainer(server);
-    const port = await listen(server);
-    const dir = mkdtempSync(join(tmpdir(), 'drainkit-accept-'));
-    dirs.push(dir);
+    const { server, drainer, port, dir } = await servedSetup();
     const marker = join(dir, 'written');
-    const child = spawn(process.execPath, ['-e', CLIENT, String(port), marker, String(count)], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let output = '';
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (chunk) => (output += chunk));
-    const exited = once(child, 'exit');
+    const { out, exited } = spawnClient(CLIENT, [String(port), marker, String(count)]);
     // Busy from here until the client has written its requests on connections this process never accepted.
     expect(blockUntilExists(marker, 15_000)).toBe(true);
     const report = drainer.shutdown();
@@ -101,7 +112,7 @@ describe('shutdown() and the kernel accept queue', () => {
     const result = await report;
     expect(server.listening).toBe(false);
     await closeServer(server);
-    return { lines: output.trim().split('\n'), result, unanswered: drainer.stats().unanswered };
+    return { lines: out.text.trim().split('\n'), result, unanswered: drainer.stats().unanswered };
   }
 
   it('a connection queued by the kernel (request written) when shutdown() starts is accepted and answered, not reset', async () => {
@@ -123,21 +134,10 @@ describe('shutdown() and the kernel accept queue', () => {
     // connection the kernel queues during that poll phase's callbacks (here: one that
     // blocks until another process has connected and written a POST) was reset by the
     // close. On Linux the kernel's queue is read right before the close (accept-queue.ts).
-    const server = http.createServer((req, res) => {
-      req.resume();
-      req.on('end', () => res.end('served'));
-    });
-    const drainer = createDrainer(server);
-    const port = await listen(server);
-    const dir = mkdtempSync(join(tmpdir(), 'drainkit-accept-'));
-    dirs.push(dir);
+    const { server, drainer, port, dir } = await servedSetup();
     const go = join(dir, 'go');
     const marker = join(dir, 'written');
-    const child = spawn(process.execPath, ['-e', LATE_CLIENT, String(port), go, marker], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let output = '';
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (chunk) => (output += chunk));
-    const exited = once(child, 'exit');
+    const { child, out, exited } = spawnClient(LATE_CLIENT, [String(port), go, marker]);
     await new Promise<void>((resolve) => child.stdout.once('data', () => resolve())); // "ready"
     // A side connection whose data arrives in the poll phase after shutdown()'s first check phase.
     const side = net.createServer((socket) =>
@@ -156,7 +156,7 @@ describe('shutdown() and the kernel accept queue', () => {
     await exited;
     const result = await report;
     expect(blocked).toBe(true);
-    expect(output.trim().split('\n')).toEqual(['ready', 'HTTP/1.1 200 OK | served']);
+    expect(out.text.trim().split('\n')).toEqual(['ready', 'HTTP/1.1 200 OK | served']);
     expect({ total: result.total, closed: result.closed, forced: result.forced }).toEqual({ total: 1, closed: 1, forced: 0 });
     sideClient.destroy();
     await closeServer(side);
