@@ -19,7 +19,8 @@ export interface ConnectionOwner {
   /** The connection's socket emitted 'close'. */
   socketClosed(connection: Connection): void;
   /** HTTP/1.1: the response in flight finished. */
-  responseFinished(connection: Connection, res: ServerResponse): void;
+  /** `written`: the response reached the socket in full (http1-dispatch.ts detachSocketAndReport). */
+  responseFinished(connection: Connection, res: ServerResponse, written: boolean): void;
 }
 
 /** A request held back behind the one in flight: the event it came with, and its request and response. */

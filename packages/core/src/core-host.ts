@@ -31,8 +31,8 @@ export class DrainerHost implements ConnectionOwner, OperationHost, StrategyHost
   }
 
   /** ConnectionOwner: the HTTP/1.1 response in flight finished. */
-  responseFinished(connection: Connection, res: ServerResponse): void {
-    responseFinished(this.core, connection, res);
+  responseFinished(connection: Connection, res: ServerResponse, written: boolean): void {
+    responseFinished(this.core, connection, res, written);
   }
 
   /** OperationHost: start or join the drain of one connection. */

@@ -102,19 +102,21 @@ function startDeferredNow(connection: Connection): DrainTask | undefined {
 }
 
 /** ConnectionOwner: the response in flight on the connection finished (Node detached it from the socket). */
-export function responseFinished(core: DrainerCore, connection: Connection, res: ServerResponse): void {
+export function responseFinished(core: DrainerCore, connection: Connection, res: ServerResponse, written: boolean): void {
   if (connection.state === 'closed' || connection.currentResponse !== res) return;
   const now = Date.now();
   connection.inFlight--;
   connection.currentResponse = undefined;
   connection.lastActiveAt = now;
-  releaseRequestSignal(res.req, connection.requestSignals);
+  // `res.req` only when some signal may be registered: behind Express or Koa, every
+  // property read on a response is a lookup V8 cannot cache (see detachSocketAndReport).
+  if (connection.requestSignals !== undefined) releaseRequestSignal(res.req, connection.requestSignals);
   const task = connection.task;
   // Node emits 'finish' (and so detaches) also when a forced destroy cut the
   // response: its pending write callbacks run without an error. A response
   // that finished on a socket a forced drain destroyed did not reach the client.
   const cut = task !== undefined && task.forced && connection.socket.destroyed;
-  if (res.writableFinished && !cut) {
+  if (written && !cut) {
     connection.requestsServed++;
     if (task) task.completedRequests++;
   } else if (task) {
@@ -163,5 +165,13 @@ export function adoptInFlight(connection: Connection, res: ServerResponse): void
 function detachSocketAndReport(this: ServerResponse, socket: Socket): void {
   (Object.getPrototypeOf(this) as ServerResponse).detachSocket.call(this, socket);
   const connection = (socket as Carrier)[kConnection];
-  if (connection !== undefined) connection.owner.responseFinished(connection, this);
+  // Written in full: Node detaches in resOnFinish, on the response's 'finish', which
+  // end() emits once its last write's callback ran (lib/_http_outgoing.js onFinish;
+  // Node 20.20, 22.23, 24.22, 26.12), so `finished` holds and `outputSize` is 0, and
+  // what `res.writableFinished` adds is the socket's own buffer being empty. Asked of
+  // the socket, not the response: Express sets each response's prototype, and on
+  // Node 20 and 22 that gives every response a map of its own, so each property read
+  // on it misses V8's caches (~1,000 instructions each under callgrind;
+  // bench/instructions-notes.md).
+  if (connection !== undefined) connection.owner.responseFinished(connection, this, socket.writableLength === 0);
 }
