@@ -213,6 +213,10 @@ export function readme(results) {
   for (const [i, t] of judged[0].entries()) {
     lines.push(`| ${t.target} |${judged.map((j) => (j[i] ? ` ${j[i].value} | ${mark(j[i].met)} |` : ' – | – |')).join('')}`);
   }
+  lines.push(
+    '',
+    'The Express and Koa rows are wall-clock CPU under autocannon, and on Node 20 an Express request promotes ~11.6 KB to the old generation (Express sets each request\'s prototype), so the old-generation collections a server process happens to run dominate them: bare Express ranged from 125 to 280 µs per request between runs of one build on 2026-12-02, and an `--only overhead` rerun right after the published run of that day (`results/overhead-only-node20-2026-12-02.json`) gave express+drainkit / express 1.24×, 1.02× and 0.93× in its three rounds. The steady figure is the instruction count below (**Instructions per request**, with collections held out and old-space promotion reported beside it): `attach()` 1.0018×, `drainMiddleware` 1.0248× bare Express on Node 20.',
+  );
   lines.push('');
   const withOverhead = all.filter((p) => p.overhead);
   if (withOverhead.length > 0) {
