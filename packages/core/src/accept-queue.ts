@@ -20,7 +20,7 @@ const MAX_BYTES = 65_536;
  * accept(). Listening sockets come first in those files (the seq file walks the
  * listening hash before the established one), so reading the file's first
  * couple of KiB finds them without the kernel formatting every connection:
- * ~30 µs per read here, which is the window between the look and the close.
+ * 13–25 µs per read here, which is the window between the look and the close.
  *
  * The line is the one whose inode is the listening socket's own (fstat of the
  * handle's fd); where the fd is not exposed, the only LISTEN line on the port.

@@ -151,7 +151,13 @@ export class Http1Strategy implements ProtocolStrategy {
    * discard: lost either way (nothing is served after our FIN), but not counted.
    */
   deferStart(connection: Connection, operation: DeferringOperation): boolean {
-    return this.putOff(connection, operation);
+    // Put off by another operation in this same turn: this one starts its task now, the other joins it later.
+    if (connection.deferredBy !== undefined || connection.inFlight !== 0 || connection.held !== undefined) return false;
+    connection.deferredBy = operation;
+    connection.state = 'draining';
+    this.deferred.push(connection);
+    if (this.deferred.length === 1) setImmediate(this.closeDeferred);
+    return true;
   }
 
   /** deferStart for each of `connections` not draining yet, in one pass; returns how many were put off. */
@@ -160,20 +166,9 @@ export class Http1Strategy implements ProtocolStrategy {
     for (const connection of connections) {
       // What startTask() checks before it asks deferStart().
       if (connection.protocol !== 'http/1.1' || connection.task !== undefined || connection.state === 'closed') continue;
-      if (this.putOff(connection, operation)) count++;
+      if (this.deferStart(connection, operation)) count++;
     }
     return count;
-  }
-
-  /** Marks an idle connection's drain as put off to this turn's check phase; false if it is not idle, or put off already. */
-  private putOff(connection: Connection, operation: DeferringOperation): boolean {
-    // Put off by another operation in this same turn: this one starts its task now, the other joins it later.
-    if (connection.deferredBy !== undefined || connection.inFlight !== 0 || connection.held !== undefined) return false;
-    connection.deferredBy = operation;
-    connection.state = 'draining';
-    this.deferred.push(connection);
-    if (this.deferred.length === 1) setImmediate(this.closeDeferred);
-    return true;
   }
 
   /** Silent for its idle grace and LONG_IDLE_MS more, nothing in flight, no drain begun; plain TCP. */

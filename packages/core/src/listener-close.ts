@@ -34,8 +34,10 @@ const ACCEPT_QUEUE_MAX_MS = 1_000;
  * request elsewhere. Packet captures behind nginx and HAProxy showed no final
  * ACK dropped (no SYN-ACK resent, no late reset); leaving the backlog as it was
  * lost far more (the proxy's new connections queued behind the drain). What can
- * still be lost is a connection the kernel queues between that last look and
- * the close (docs/proxies.md; soak/proxy/restart-ab.mjs measures it).
+ * still be lost is a connection whose handshake is under way at the close (the
+ * accept queue does not count it yet), or one queued in the microseconds
+ * between the read and the close (docs/proxies.md; soak/proxy/restart-ab.mjs
+ * measures it).
  * A cluster worker closes at once, as before: the primary owns the accept queue
  * (its round-robin handle's `listen` does nothing; lib/internal/cluster/child.js),
  * and until the worker's close reaches it, it would keep handing this worker new
