@@ -18,9 +18,9 @@ describe('rollingRestart under continuous keep-alive load', () => {
     await Promise.all(processes.map((child) => child.stop()));
   });
 
-  async function restartTwiceUnderLoad(idleGraceMs: number): Promise<LoadStats> {
+  async function restartTwiceUnderLoad(idleGraceMs: number | undefined): Promise<LoadStats> {
     const port = await freePort();
-    const app = new Child('cluster-app.mjs', { PORT: String(port), WORKERS: '2', IDLE_GRACE_MS: String(idleGraceMs) });
+    const app = new Child('cluster-app.mjs', { PORT: String(port), WORKERS: '2', ...(idleGraceMs === undefined ? {} : { IDLE_GRACE_MS: String(idleGraceMs) }) });
     processes.push(app);
     const ready = await app.event('ready');
     const firstPids = ready.pids as number[];
@@ -56,7 +56,7 @@ describe('rollingRestart under continuous keep-alive load', () => {
     const exits = app.messages.filter((m: Message) => m.event === 'worker-exit');
     expect(exits).toHaveLength(4);
     for (const exit of exits) expect(exit).toMatchObject({ code: 0, signal: null, intended: true });
-    console.info(`rolling restart x2 under load, idleGraceMs ${idleGraceMs}: ${summary}`);
+    console.info(`rolling restart x2 under load, idleGraceMs ${idleGraceMs ?? 'default'}: ${summary}`);
     app.send({ cmd: 'stop' });
     await app.exited;
     return final;
@@ -68,9 +68,11 @@ describe('rollingRestart under continuous keep-alive load', () => {
     await restartTwiceUnderLoad(0);
   }, 45_000);
 
-  it('with idleGraceMs, not even a retry is needed', async () => {
+  it('with the default idleGraceMs, not even a retry is needed', async () => {
     // A connection active within idleGraceMs serves the request that was on its way (with Connection: close).
-    const final = await restartTwiceUnderLoad(100);
+    // The default (1 s), not a short grace: a load client stalled past 100 ms on a busy 2-core CI
+    // machine sent a request across the FIN now and then (a retried ECONNRESET), as a real client could.
+    const final = await restartTwiceUnderLoad(undefined);
     expect(final.errorsBeforeBytes, JSON.stringify(final.errorCodes)).toBe(0);
   }, 45_000);
 });
