@@ -20,6 +20,7 @@ function hostFinishingAtOnce(): OperationHost & { progressCalls: number } {
     deferAll() {
       return 0;
     },
+    recordClosedAtOnce() {},
     progress() {
       this.progressCalls++;
     },

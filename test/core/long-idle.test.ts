@@ -68,6 +68,39 @@ describe('long-idle HTTP/1.1 connections', () => {
     for (const c of [...idle, recent]) expect(c.error).toBeUndefined();
   });
 
+  it('a shutdown closes the long-idle connections in the loop turn its listener closes in, not a turn later', async () => {
+    // The listener's close waits for a poll phase (listener-close.ts), which already read what
+    // the clients had written: the drain closes them in its first pass (Http1Strategy.deferAll).
+    const f = await setup({ idleGraceMs: 100 });
+    const idle = await Promise.all([1, 2, 3].map(() => servedClient(f)));
+    await sleep(LONG_IDLE_WAIT_MS + 100);
+    let destroyedNextTurn = -1;
+    f.drainer.on('shutdown:phase', ({ phase }) => {
+      if (phase === 'listener-closed') setImmediate(() => (destroyedNextTurn = f.sockets.filter((s) => s.destroyed).length));
+    });
+    const report = await f.drainer.shutdown({ timeoutMs: 5_000 });
+    expect(destroyedNextTurn).toBe(3);
+    expect(report).toMatchObject({ total: 3, closed: 3, forced: 0 });
+    for (const c of idle) await c.waitForEnd();
+    for (const c of idle) expect(c.error).toBeUndefined();
+  });
+
+  it('a request already written when shutdown() is called on a long-idle connection is served, not reset', async () => {
+    const f = await setup();
+    const c = await servedClient(f);
+    await sleep(LONG_IDLE_WAIT_MS);
+    // In the server's receive buffer, not read yet, when the shutdown starts: the poll
+    // phase the listener's close waits for reads it (served before the drain begins).
+    c.write(get('/late'));
+    const report = await f.drainer.shutdown({ timeoutMs: 5_000 });
+    expect(report).toMatchObject({ total: 1, closed: 1, forced: 0 });
+    expect(report.results[0]).toMatchObject({ droppedRequests: 0, abortedRequests: 0 });
+    await c.waitForEnd();
+    expect(c.data).toContain('ok /late');
+    expect(f.calls).toEqual(['/a', '/late']);
+    expect(c.error).toBeUndefined();
+  });
+
   it('a batch drain with concurrency 2 over five long-idle connections drains all five, two at a time', async () => {
     const f = await setup();
     await Promise.all([1, 2, 3, 4, 5].map(() => servedClient(f)));

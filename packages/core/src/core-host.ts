@@ -46,8 +46,13 @@ export class DrainerHost implements ConnectionOwner, OperationHost, StrategyHost
   }
 
   /** OperationHost: put off the start of the idle HTTP/1.1 connections among `connections`. */
-  deferAll(connections: Connection[], operation: DrainOperation): number {
-    return this.core.strategies['http/1.1'].deferAll(connections, operation);
+  deferAll(connections: Connection[], operation: DrainOperation, polled: boolean): number {
+    return this.core.strategies['http/1.1'].deferAll(connections, operation, polled);
+  }
+
+  /** OperationHost: record what deferAll() closed in its pass. */
+  recordClosedAtOnce(): void {
+    this.core.strategies['http/1.1'].recordClosedAtOnce();
   }
 
   /** OperationHost: one connection of a batch or shutdown drain is done. */

@@ -10,8 +10,13 @@ export interface OperationHost {
   /** Re-examines a draining connection: deadline, idle grace, linger, GOAWAY phases. */
   advance(task: DrainTask, now: number): void;
   progress(operation: DrainOperation, result: DrainResult, remaining: number): void;
-  /** Puts off, in one pass, the start of every connection a strategy would put off one by one (deferStart); returns how many. */
-  deferAll(connections: Connection[], operation: DrainOperation): number;
+  /**
+   * Puts off, in one pass, the start of every connection a strategy would put off one by one (deferStart); returns how many.
+   * `polled` (a poll phase ran since the drain was decided): the long-idle ones are closed in that pass instead.
+   */
+  deferAll(connections: Connection[], operation: DrainOperation, polled: boolean): number;
+  /** Records the connections deferAll() closed in its pass (after the operation counted them). */
+  recordClosedAtOnce(): void;
 }
 
 export interface OperationSettings {
@@ -73,13 +78,20 @@ export class DrainOperation implements DeferringOperation {
     return this.active;
   }
 
-  start(now: number): Promise<DrainReport> {
+  /** `polled`: a poll phase has run since this drain was decided (Http1Strategy.deferAll). */
+  start(now: number, polled = false): Promise<DrainReport> {
     // Everything starts now (no concurrency limit, no spread): the idle
     // connections are put off in one pass (10,000 of them in a shutdown: one
     // call each through startTask delayed the first FIN by ~5-10 ms).
     const { concurrency, spreadMs } = this.settings;
-    if (concurrency >= this.queue.length && (spreadMs === 0 || this.kind === 'shutdown')) this.deferred += this.host.deferAll(this.queue, this);
+    if (concurrency >= this.queue.length && (spreadMs === 0 || this.kind === 'shutdown')) {
+      const deferred = this.host.deferAll(this.queue, this, polled);
+      this.deferred += deferred;
+      // All of them put off (or closed): no walk of the queue to find none to start.
+      if (deferred === this.queue.length) this.nextIndex = this.queue.length;
+    }
     this.pump(now);
+    this.host.recordClosedAtOnce();
     this.maybeFinish(now);
     return this.promise;
   }

@@ -22,6 +22,8 @@ export class Http1Strategy implements ProtocolStrategy {
   private looking: Connection | undefined = undefined;
   /** Idle connections whose drain starts in this turn's check phase (deferStart). */
   private deferred: Connection[] = [];
+  /** Closed by deferAll() in its pass, recorded by recordClosedAtOnce() once the operation has counted them. */
+  private closedAtOnce: Connection[] = [];
   /**
    * A draining connection's `socket.destroySoon`, one function for all of them
    * (the socket is `this`): no closure per connection.
@@ -160,15 +162,53 @@ export class Http1Strategy implements ProtocolStrategy {
     return true;
   }
 
-  /** deferStart for each of `connections` not draining yet, in one pass; returns how many were put off. */
-  deferAll(connections: Connection[], operation: DeferringOperation): number {
+  /**
+   * deferStart for each of `connections` not draining yet, in one pass; returns
+   * how many were put off. `polled`: a poll phase has run since the drain was
+   * decided (a shutdown's listener close waits for one: shutdown.ts), so what
+   * was in the receive buffers then has been read, which is all that
+   * closeDeferred's turn would wait for: a long-idle connection still silent is
+   * closed in this pass (recordClosedAtOnce() records it). With 10,000 of them,
+   * the pass that only marked them and the loop turn before closeDeferred put the
+   * first FIN ~7-13 ms after the shutdown call, against ~4 ms for Node core's
+   * closeIdleConnections() (Node 24.22; bench/README.md).
+   */
+  deferAll(connections: Connection[], operation: DeferringOperation, polled = false): number {
     let count = 0;
+    const now = polled && !this.host.isDisposed() ? Date.now() : 0;
     for (const connection of connections) {
       // What startTask() checks before it asks deferStart().
       if (connection.protocol !== 'http/1.1' || connection.task !== undefined || connection.state === 'closed') continue;
-      if (this.deferStart(connection, operation)) count++;
+      if (now !== 0 && connection.deferredBy === undefined && this.closable(connection, now)) {
+        connection.deferredBy = operation;
+        connection.state = 'draining';
+        connection.socket.destroy();
+        this.closedAtOnce.push(connection);
+        count++;
+      } else if (this.deferStart(connection, operation)) count++;
     }
     return count;
+  }
+
+  /** Records the connections deferAll() closed: drained, no task made (closing.ts closedBeforeTask). */
+  recordClosedAtOnce(): void {
+    const closed = this.closedAtOnce;
+    if (closed.length === 0) return;
+    this.closedAtOnce = [];
+    this.recordClosed(closed, Date.now());
+  }
+
+  /** Long-idle, nothing unsent, no head arriving, still open: close(2) loses nothing. */
+  private closable(connection: Connection, now: number): boolean {
+    return !connection.socket.destroyed && this.longIdle(connection, now) && connection.socket.writableLength === 0 && !this.headArriving(connection);
+  }
+
+  private recordClosed(closed: Connection[], now: number): void {
+    for (const connection of closed) {
+      const operation = connection.deferredBy!;
+      connection.deferredBy = undefined;
+      this.host.closedBeforeTask(connection, operation, now);
+    }
   }
 
   /** Silent for its idle grace and LONG_IDLE_MS more, nothing in flight, no drain begun; plain TCP. */
@@ -190,12 +230,10 @@ export class Http1Strategy implements ProtocolStrategy {
     let closed: Connection[] | undefined;
     if (!disposed) {
       for (const connection of connections) {
-        const socket = connection.socket;
         // Still put off (a request this turn started its task: http1-dispatch.ts) and silent
         // after this turn's I/O (no head arriving, nothing unsent): close(2), FIN in the call.
-        if (connection.deferredBy === undefined || connection.state === 'closed' || socket.destroyed) continue;
-        if (!this.longIdle(connection, now) || socket.writableLength !== 0 || this.headArriving(connection)) continue;
-        socket.destroy();
+        if (connection.deferredBy === undefined || connection.state === 'closed' || !this.closable(connection, now)) continue;
+        connection.socket.destroy();
         (closed ??= []).push(connection);
       }
     }
@@ -203,11 +241,7 @@ export class Http1Strategy implements ProtocolStrategy {
     // made for them), then the others begin (their idle grace, their lingering close).
     if (closed !== undefined) {
       now = Date.now();
-      for (const connection of closed) {
-        const operation = connection.deferredBy!;
-        connection.deferredBy = undefined;
-        this.host.closedBeforeTask(connection, operation, now);
-      }
+      this.recordClosed(closed, now);
     }
     try {
       for (const connection of connections) {

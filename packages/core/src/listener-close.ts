@@ -50,13 +50,16 @@ const ACCEPT_QUEUE_MAX_MS = 1_000;
  *
  * `net.Server.prototype.close`, not `http.Server`'s: that one also closes idle
  * connections (Node ≥ 19), which would reset connections drainkit is closing
- * gracefully. `stopped`: the listener is closed; `closed`: the server too (every connection gone).
+ * gracefully. `stopped`: the listener is closed, with true when a poll phase
+ * ran since the call (everything then in the receive buffers has been read:
+ * the drain need not wait another turn for it; Http1Strategy.deferAll);
+ * `closed`: the server too (every connection gone).
  */
-export function stopListening(server: net.Server, acceptQueued = true, deadlineAt = Infinity): { stopped: Promise<void>; closed: Promise<void> } {
-  if (!server.listening) return { stopped: Promise.resolve(), closed: Promise.resolve() };
+export function stopListening(server: net.Server, acceptQueued = true, deadlineAt = Infinity): { stopped: Promise<boolean>; closed: Promise<void> } {
+  if (!server.listening) return { stopped: Promise.resolve(false), closed: Promise.resolve() };
   if (cluster.isWorker || !acceptQueued) {
     const closed = new Promise<void>((resolve) => net.Server.prototype.close.call(server, () => resolve()));
-    return { stopped: Promise.resolve(), closed };
+    return { stopped: Promise.resolve(false), closed };
   }
   const handle = (server as unknown as { _handle?: ListeningHandle | null })._handle;
   try {
@@ -71,9 +74,11 @@ export function stopListening(server: net.Server, acceptQueued = true, deadlineA
   server.on('drop', count); // over maxConnections: accepted and closed by Node
   const giveUpAt = Math.min(Date.now() + ACCEPT_QUEUE_MAX_MS, deadlineAt);
   let closed!: Promise<void>;
-  const stopped = new Promise<void>((resolveStopped) => {
+  const stopped = new Promise<boolean>((resolveStopped) => {
     closed = new Promise<void>((resolve) => {
       let seen = -1;
+      // Check phases seen: from the second on, a poll phase has run since the call.
+      let turns = 0;
       const queue = acceptQueueReader(server);
       const turn = (): void => {
         // The first check phase only starts the count; a later one closes once the
@@ -81,6 +86,7 @@ export function stopListening(server: net.Server, acceptQueued = true, deadlineA
         // so a non-empty queue would have been accepted from) and, on Linux, the
         // kernel's queue still reads empty: a connection queued since that poll
         // phase looked would be reset. The close follows the read at once.
+        turns++;
         if (server.listening && Date.now() < giveUpAt && (accepted !== seen || (queue?.read() ?? 0) > 0)) {
           seen = accepted;
           setImmediate(turn);
@@ -92,7 +98,7 @@ export function stopListening(server: net.Server, acceptQueued = true, deadlineA
         queue?.dispose();
         server.off('connection', count);
         server.off('drop', count);
-        resolveStopped();
+        resolveStopped(turns > 1);
       };
       setImmediate(turn);
     });

@@ -89,14 +89,14 @@ async function runShutdown(core: DrainerCore, settings: OperationSettings, delay
   // Rolling restarts behind nginx and HAProxy without health checks: 14 and 3 lost in 48
   // restarts with the drain started first, 0 and 0 this way (docs/proxies.md).
   const { stopped: listenerStopped, closed: listenerClosed } = stopListening(core.server, !core.isHttp2, core.shutdownDeadlineAt);
-  await listenerStopped;
+  const polled = await listenerStopped;
   core.listenerStopped = true;
   diagnostics.phase('listener-closed');
   stopAgeSweep(core);
   const operation = new DrainOperation(core.host, 'shutdown', [...core.registry.connections.values()], settings, startedAt);
   core.shutdownOperation = operation;
   diagnostics.drainStarted(operation);
-  const running = operation.start(startedAt);
+  const running = operation.start(startedAt, polled);
   // What Node lists but drainkit never saw joins the drain (track() adds it), a
   // check phase later: after the long-idle connections' closes (http1-drain.ts
   // deferStart), whose FINs would otherwise wait for a walk of every parser Node lists.
