@@ -74,12 +74,12 @@ describe('long-idle HTTP/1.1 connections', () => {
     const f = await setup({ idleGraceMs: 100 });
     const idle = await Promise.all([1, 2, 3].map(() => servedClient(f)));
     await sleep(LONG_IDLE_WAIT_MS + 100);
-    let destroyedNextTurn = -1;
+    let destroyedNextTurn: Promise<number> | undefined;
     f.drainer.on('shutdown:phase', ({ phase }) => {
-      if (phase === 'listener-closed') setImmediate(() => (destroyedNextTurn = f.sockets.filter((s) => s.destroyed).length));
+      if (phase === 'listener-closed') destroyedNextTurn = new Promise((resolve) => setImmediate(() => resolve(f.sockets.filter((s) => s.destroyed).length)));
     });
     const report = await f.drainer.shutdown({ timeoutMs: 5_000 });
-    expect(destroyedNextTurn).toBe(3);
+    expect(await destroyedNextTurn).toBe(3);
     expect(report).toMatchObject({ total: 3, closed: 3, forced: 0 });
     for (const c of idle) await c.waitForEnd();
     for (const c of idle) expect(c.error).toBeUndefined();

@@ -97,15 +97,12 @@ async function runShutdown(core: DrainerCore, settings: OperationSettings, delay
   core.shutdownOperation = operation;
   diagnostics.drainStarted(operation);
   const running = operation.start(startedAt, polled);
-  // What Node lists but drainkit never saw joins the drain (track() adds it), a
-  // check phase later: after the long-idle connections' closes (http1-drain.ts
-  // deferStart), whose FINs would otherwise wait for a walk of every parser Node lists.
-  await new Promise<void>((resolve) =>
-    setImmediate(() => {
-      adoptUntracked(core);
-      resolve();
-    }),
-  );
+  // What Node lists but drainkit never saw joins the drain (track() adds it), once
+  // the long-idle connections' FINs are out, which would otherwise wait for a walk
+  // of every parser Node lists: at once when the drain's first pass closed them
+  // (`polled`), else a check phase later, after http1-drain.ts closeDeferred.
+  if (!polled) await new Promise<void>((resolve) => setImmediate(resolve));
+  adoptUntracked(core);
   operation.seal(Date.now());
   const report = await running;
   core.shutdownOperation = undefined;
