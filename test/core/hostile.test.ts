@@ -249,6 +249,41 @@ describe('reports that tell the truth (items 9, 10)', () => {
     await until(() => silent.destroyed || silent.readableEnded, 2_000, 'the silent client to be closed');
   });
 
+  it('an idle keep-alive connection opened before createDrainer is adopted and closed by shutdown; a drainer attached before listen() never walks Node\'s list', async () => {
+    const listOf = (server: http.Server) => {
+      const symbol = Object.getOwnPropertySymbols(server).find((s) => s.description === 'http.server.connections')!;
+      const list = (server as unknown as Record<symbol, { all(): unknown[] }>)[symbol]!;
+      const walks = { count: 0 };
+      const all = list.all.bind(list);
+      list.all = () => (walks.count++, all());
+      return walks;
+    };
+    // Attached while listening with a connection open: the shutdown looks for what it never saw.
+    const before = track(http.createServer((_req, res) => res.end('ok')));
+    const c1 = await RawClient.connect(await listen(before));
+    clients.push(c1);
+    c1.write(get('/a'));
+    await c1.waitFor((d) => d.includes('ok'));
+    const late = createDrainer(before, { idleGraceMs: 0 });
+    drainers.push(late);
+    const lateWalks = listOf(before);
+    expect(await late.shutdown({ timeoutMs: 2_000 })).toMatchObject({ total: 1, closed: 1, forced: 0 });
+    await c1.waitForEnd();
+    expect(lateWalks.count).toBeGreaterThan(0);
+    // Attached before listen(): every connection came through 'connection'; nothing to look for.
+    const early = track(http.createServer((_req, res) => res.end('ok')));
+    const drainer = createDrainer(early, { idleGraceMs: 0 });
+    drainers.push(drainer);
+    const c2 = await RawClient.connect(await listen(early));
+    clients.push(c2);
+    c2.write(get('/a'));
+    await c2.waitFor((d) => d.includes('ok'));
+    const earlyWalks = listOf(early);
+    expect(await drainer.shutdown({ timeoutMs: 2_000 })).toMatchObject({ total: 1, closed: 1, forced: 0 });
+    await c2.waitForEnd();
+    expect(earlyWalks.count).toBe(0);
+  });
+
   it('an HTTP/2 session opened before createDrainer is adopted on its next stream and closed by shutdown (item 10)', async () => {
     const server = track(http2.createServer((_req, res) => res.end('ok')));
     const port = await listen(server);

@@ -33,6 +33,8 @@ function internal(target: object, description: string): unknown {
 
 /** Before the shutdown drain starts: track the HTTP/1.1 connections and HTTP/2 sessions Node lists and drainkit does not. */
 export function adoptUntracked(core: DrainerCore): void {
+  // Attached before the server listened or held a connection: every one is tracked.
+  if (!core.maybeUntracked) return;
   // Its entries are the connections' HTTP parsers, each with its `socket` (as closeIdleConnections() reads them).
   const connections = internal(core.server, 'http.server.connections') as { all?: () => Array<{ socket?: Socket | null }> } | undefined;
   if (typeof connections?.all === 'function') {
@@ -42,6 +44,9 @@ export function adoptUntracked(core: DrainerCore): void {
       const connection = track(core, socket, 'http/1.1', false);
       const res = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
       if (res && !res.writableFinished) adoptInFlight(connection, res);
+      // Idle, but it has read requests before: not "a head arriving" because bytesRead > 0
+      // (a fresh connection's test); Node's parser list answers instead (message-in-progress.ts).
+      else connection.bytesReadAtIdle = core.connectionsList === undefined ? socket.bytesRead : -1;
       joinShutdown(core, connection, Date.now());
     }
   }
