@@ -139,6 +139,14 @@ export function responseFinished(core: DrainerCore, connection: Connection, res:
     dispatch(core, connection, next.event, next.req, next.res);
     return;
   }
+  markIdle(core, connection);
+}
+
+/**
+ * The connection has nothing in flight: what it reads from now on is a new request
+ * (http1-drain.ts headArriving). Also for an idle connection adopted late (untracked.ts).
+ */
+export function markIdle(core: DrainerCore, connection: Connection): void {
   connection.state = 'idle';
   // Read only for a server whose parsers Node does not list (message-in-progress.ts):
   // it costs a C++ call and a heap number per response. -1: ask Node's list.

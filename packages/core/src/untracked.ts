@@ -5,7 +5,7 @@ import { kConnection } from './connection.js';
 import type { Carrier } from './connection.js';
 import { joinShutdown, track } from './connection-tracking.js';
 import type { DrainerCore } from './core.js';
-import { adoptInFlight } from './http1-dispatch.js';
+import { adoptInFlight, markIdle } from './http1-dispatch.js';
 import { adoptSession } from './http2-streams.js';
 import { withTimeout } from './timeout.js';
 import type { DrainReport } from './types.js';
@@ -44,9 +44,8 @@ export function adoptUntracked(core: DrainerCore): void {
       const connection = track(core, socket, 'http/1.1', false);
       const res = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
       if (res && !res.writableFinished) adoptInFlight(connection, res);
-      // Idle, but it has read requests before: not "a head arriving" because bytesRead > 0
-      // (a fresh connection's test); Node's parser list answers instead (message-in-progress.ts).
-      else connection.bytesReadAtIdle = core.connectionsList === undefined ? socket.bytesRead : -1;
+      // Idle, but it has read requests before: not "a head arriving" because its bytesRead > 0 (a fresh connection's test).
+      else markIdle(core, connection);
       joinShutdown(core, connection, Date.now());
     }
   }
