@@ -175,11 +175,12 @@ export class Http1Strategy implements ProtocolStrategy {
    */
   deferAll(connections: Connection[], operation: DeferringOperation, polled = false): number {
     let count = 0;
-    const now = polled && !this.host.isDisposed() ? Date.now() : 0;
+    const closeNow = polled && !this.host.isDisposed();
+    const now = closeNow ? Date.now() : 0;
     for (const connection of connections) {
       // What startTask() checks before it asks deferStart().
       if (connection.protocol !== 'http/1.1' || connection.task !== undefined || connection.state === 'closed') continue;
-      if (now !== 0 && connection.deferredBy === undefined && this.closable(connection, now)) {
+      if (closeNow && connection.deferredBy === undefined && this.closable(connection, now)) {
         connection.deferredBy = operation;
         connection.state = 'draining';
         connection.socket.destroy();
