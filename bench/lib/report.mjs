@@ -226,6 +226,9 @@ export function readme(results) {
     const c = results.config.overhead;
     lines.push('## Request overhead', '');
     lines.push(`A handler that answers \`ok\` (2 bytes), HTTP/1.1 keep-alive, loaded by autocannon in its own process (${c.autocannonConnections} connections, ${c.durationSec} s per measurement after a ${c.warmupSec} s warm-up). CPU is \`process.cpuUsage()\` of the server process divided by the requests it served.`);
+    if (c.windowsPerRun) {
+      lines.push(`The variants a ratio compares are measured back to back in a mirrored order (A B C D D C B A, the start rotating with the repetition), ${c.windowsPerRun} windows per variant per repetition, pooled: this VM's speed drifts over tens of seconds, and the same bare server measured 18–31 µs per request within one run when the variants were measured one after another (2026-12-02).${results.config.pinned && results.config.pinned !== 'no' ? ' Servers run on CPU 0 and autocannon on CPU 1 (`taskset`).' : ''}`);
+    }
     if (withOverhead.some((p) => p.overhead.ratios['express+attach'])) {
       lines.push('`express+drainkit` is `createDrainer(server)` alone; `express+attach` is `attach(app)` (every request gets `req.drain`); `express+middleware` is `createDrainer` with `app.use(drainMiddleware(drainer))`; `koa+attach` is `@drainkit/koa`\'s `attach(app)` (`ctx.state.drain`).');
     }

@@ -24,6 +24,9 @@ function hostFinishingAtOnce(): OperationHost & { progressCalls: number } {
     progress() {
       this.progressCalls++;
     },
+    progressAll(_operation: DrainOperation, results: readonly unknown[]) {
+      this.progressCalls += results.length;
+    },
   };
 }
 

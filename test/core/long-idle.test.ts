@@ -101,6 +101,50 @@ describe('long-idle HTTP/1.1 connections', () => {
     expect(c.error).toBeUndefined();
   });
 
+  it.each([
+    ['nobody listens', false],
+    ['connection:drained, connection:close and drain:progress listeners', true],
+  ])('long-idle connections closed at once are recorded in one go, whoever listens (%s)', async (_name, listening) => {
+    // closing.ts closedBeforeTask: without listeners the registry drops them in one go,
+    // with them each connection is announced in turn; both leave the same report and stats.
+    const f = await setup();
+    const clients = await Promise.all([1, 2, 3, 4].map(() => servedClient(f)));
+    await sleep(LONG_IDLE_WAIT_MS);
+    const ids = f.drainer.connections().map((c) => c.id);
+    const drained: string[] = [];
+    const closed: string[] = [];
+    const remaining: number[] = [];
+    let openWhenAnnounced: number[] = [];
+    if (listening) {
+      f.drainer.on('connection:drained', (result) => {
+        drained.push(result.id);
+        openWhenAnnounced.push(f.drainer.stats().open);
+      });
+      f.drainer.on('connection:close', ({ connection }) => closed.push(connection.id));
+      f.drainer.on('drain:progress', ({ remaining: left }) => remaining.push(left));
+    }
+    // A batch drain (put off to the check phase, closeDeferred), then the drainer's
+    // memory of the results: drainConnection() of a closed one returns its result.
+    const report = await f.drainer.drain(() => true, { timeoutMs: 5_000, reason: 'batch' });
+    expect(report).toMatchObject({ total: 4, closed: 4, forced: 0 });
+    expect(report.results.map((r) => r.id).sort()).toEqual([...ids].sort());
+    for (const result of report.results) expect(result).toMatchObject({ forced: false, completedRequests: 0, reason: 'batch', protocol: 'http/1.1' });
+    expect(f.drainer.stats()).toMatchObject({ open: 0, closed: 4, drained: 4, forcedClosed: 0, lingering: 0 });
+    expect(await f.drainer.drainConnection(ids[2]!)).toEqual(report.results.find((r) => r.id === ids[2]));
+    if (listening) {
+      expect(drained.sort()).toEqual([...ids].sort());
+      expect(closed.sort()).toEqual([...ids].sort());
+      expect(remaining).toEqual([3, 2, 1, 0]);
+      // Announced one by one: each listener saw the connections not yet recorded still open.
+      expect(openWhenAnnounced).toEqual([3, 2, 1, 0]);
+    } else {
+      expect([drained, closed, remaining]).toEqual([[], [], []]);
+    }
+    openWhenAnnounced = [];
+    for (const c of clients) await c.waitForEnd();
+    for (const c of clients) expect(c.error).toBeUndefined();
+  });
+
   it('a batch drain with concurrency 2 over five long-idle connections drains all five, two at a time', async () => {
     const f = await setup();
     await Promise.all([1, 2, 3, 4, 5].map(() => servedClient(f)));

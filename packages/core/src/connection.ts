@@ -134,8 +134,8 @@ export interface DeferringOperation {
   readonly settings: { readonly reason: string | undefined };
   /** Starts the put-off drain now (`skip`: the drainer was disposed meanwhile, leave the connection alone). */
   startDeferred(connection: Connection, now: number, skip: boolean): void;
-  /** The put-off connection was closed before a task was made for it: its result. */
-  closedDeferred(result: DrainResult, now: number): void;
+  /** Put-off connections were closed before tasks were made for them: their results. */
+  closedDeferred(results: readonly DrainResult[], now: number): void;
 }
 
 /** A drain's result, as DrainTask.settle() makes it (and closing.ts closedBeforeTask() for a connection that never had a task). */

@@ -60,6 +60,13 @@ export class DrainerHost implements ConnectionOwner, OperationHost, StrategyHost
     this.core.diagnostics.drainProgress(operation, result, remaining);
   }
 
+  /** OperationHost: several connections of a batch or shutdown drain are done. */
+  progressAll(operation: DrainOperation, results: readonly DrainResult[], remainingBefore: number): void {
+    const diagnostics = this.core.diagnostics;
+    if (!diagnostics.wantsProgress(operation)) return;
+    for (let i = 0; i < results.length; i++) diagnostics.drainProgress(operation, results[i]!, remainingBefore - i - 1);
+  }
+
   /** StrategyHost: the task's wake time moved. */
   reschedule(task: DrainTask): void {
     reschedule(task);
@@ -71,9 +78,11 @@ export class DrainerHost implements ConnectionOwner, OperationHost, StrategyHost
   }
 
   /** StrategyHost: a connection put off by `operation` was closed before it had a task. */
-  closedBeforeTask(connection: Connection, operation: DeferringOperation, now: number): void {
-    abortConnection(connection, drainingError);
-    operation.closedDeferred(closedBeforeTask(this.core, connection, operation.startedAt, operation.settings.reason, now), now);
+  closedBeforeTask(connections: readonly Connection[], operation: DeferringOperation, now: number): void {
+    for (const connection of connections) {
+      if (connection.abortController !== undefined || connection.requestSignals !== undefined) abortConnection(connection, drainingError);
+    }
+    operation.closedDeferred(closedBeforeTask(this.core, connections, operation.startedAt, operation.settings.reason, now), now);
   }
 
   /** StrategyHost: true once dispose() ran. */

@@ -56,6 +56,16 @@ export class Diagnostics {
     if (channels.connectionDrained.hasSubscribers) channels.connectionDrained.publish({ result, drainerId: this.drainerId });
   }
 
+  /** Whether connectionDrained() and connectionClosed() would reach anyone. */
+  wantsConnectionEnds(): boolean {
+    return (
+      this.events.listenerCount('connection:drained') > 0 ||
+      this.events.listenerCount('connection:close') > 0 ||
+      channels.connectionDrained.hasSubscribers ||
+      channels.connectionClose.hasSubscribers
+    );
+  }
+
   connectionClosed(connection: Connection, forced: boolean): void {
     if (this.events.listenerCount('connection:close') > 0) this.fire('connection:close', { connection, forced });
     if (channels.connectionClose.hasSubscribers) channels.connectionClose.publish({ connection, forced, drainerId: this.drainerId });
@@ -84,9 +94,13 @@ export class Diagnostics {
     return report;
   }
 
+  /** Whether drainProgress() would reach anyone for this operation. */
+  wantsProgress(operation: DrainOperation): boolean {
+    return operation.kind !== 'connection' && (this.events.listenerCount('drain:progress') > 0 || channels.drainProgress.hasSubscribers);
+  }
+
   drainProgress(operation: DrainOperation, result: DrainResult, remaining: number): void {
-    if (operation.kind === 'connection') return;
-    if (this.events.listenerCount('drain:progress') === 0 && !channels.drainProgress.hasSubscribers) return;
+    if (!this.wantsProgress(operation)) return;
     const payload = { kind: operation.kind, remaining, total: operation.total, result };
     this.fire('drain:progress', payload);
     if (channels.drainProgress.hasSubscribers) channels.drainProgress.publish({ ...payload, drainerId: this.drainerId });

@@ -10,6 +10,8 @@ export interface OperationHost {
   /** Re-examines a draining connection: deadline, idle grace, linger, GOAWAY phases. */
   advance(task: DrainTask, now: number): void;
   progress(operation: DrainOperation, result: DrainResult, remaining: number): void;
+  /** progress() for each of `results` in turn, `remaining` counted down from `remainingBefore` (one check for listeners). */
+  progressAll(operation: DrainOperation, results: readonly DrainResult[], remainingBefore: number): void;
   /**
    * Puts off, in one pass, the start of every connection a strategy would put off one by one (deferStart); returns how many.
    * `polled` (a poll phase ran since the drain was decided): the long-idle ones are closed in that pass instead.
@@ -177,11 +179,12 @@ export class DrainOperation implements DeferringOperation {
     this.schedule(task.nextCheckAt);
   }
 
-  /** DeferringOperation: a connection put off was closed before it had a task; `result` is its drain's. */
-  closedDeferred(result: DrainResult, now: number): void {
-    this.deferred--;
-    this.results.push(result);
-    this.host.progress(this, result, this.total - this.results.length);
+  /** DeferringOperation: connections put off were closed before they had tasks; `results` are their drains'. */
+  closedDeferred(results: readonly DrainResult[], now: number): void {
+    this.deferred -= results.length;
+    const before = this.results.length;
+    for (let i = 0; i < results.length; i++) this.results.push(results[i]!);
+    this.host.progressAll(this, results, this.total - before);
     this.pump(now);
     this.maybeFinish(now);
   }

@@ -204,11 +204,17 @@ export class Http1Strategy implements ProtocolStrategy {
     return !connection.socket.destroyed && this.longIdle(connection, now) && connection.socket.writableLength === 0 && !this.headArriving(connection);
   }
 
+  /** Recorded in runs of one operation (deferAll's are all one; closeDeferred's may mix drains). */
   private recordClosed(closed: Connection[], now: number): void {
-    for (const connection of closed) {
-      const operation = connection.deferredBy!;
-      connection.deferredBy = undefined;
-      this.host.closedBeforeTask(connection, operation, now);
+    let start = 0;
+    while (start < closed.length) {
+      const operation = closed[start]!.deferredBy!;
+      let end = start + 1;
+      while (end < closed.length && closed[end]!.deferredBy === operation) end++;
+      const run = start === 0 && end === closed.length ? closed : closed.slice(start, end);
+      for (const connection of run) connection.deferredBy = undefined;
+      this.host.closedBeforeTask(run, operation, now);
+      start = end;
     }
   }
 

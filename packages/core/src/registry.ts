@@ -45,6 +45,13 @@ export class Registry {
     this.closedCount++;
   }
 
+  /** delete() of each of `connections`, all of them open and tracked here: a clear() when they are all there is. */
+  deleteAll(connections: readonly Connection[]): void {
+    if (connections.length === this.connections.size) this.connections.clear();
+    else for (const connection of connections) this.connections.delete(connection.key);
+    this.closedCount += connections.length;
+  }
+
   remember(result: DrainResult): void {
     this.recentResults[this.recentNext] = result;
     this.recentNext = (this.recentNext + 1) % RECENT_RESULTS;

@@ -26,8 +26,8 @@ export interface StrategyHost {
   warn(obj: object, msg: string): void;
   /** True once `dispose()` ran: nothing may be closed any more. */
   isDisposed(): boolean;
-  /** A connection put off by `operation` was closed before it had a task: record it as drained (closing.ts closedBeforeTask). */
-  closedBeforeTask(connection: Connection, operation: DeferringOperation, now: number): void;
+  /** Connections put off by `operation` were closed before they had tasks: record them as drained (closing.ts closedBeforeTask). */
+  closedBeforeTask(connections: readonly Connection[], operation: DeferringOperation, now: number): void;
 }
 
 /**
