@@ -238,6 +238,10 @@ export function readme(results) {
       overheadSection(lines, pass.overhead);
     }
     lines.push('autocannon reports latency in whole milliseconds, so p99 ratios move in big steps; wall-clock CPU per request moves by ±5% between runs on this machine, so the instruction counts below are the steady figure.', '');
+    lines.push(
+      '`npm run bench:pair` (`bench/pair.mjs`) measures one pair at a time, only those two servers alive, in alternating 2 s windows (A B B A, B A A B, …), pinned as above: the closest this VM gets to a steady wall-clock ratio, and still not steady. On the same build (2026-12-02, Node 20.20) drainkit / bare read 1.016× in one 8-round run and 1.054× in the next; Node 24.22: 0.985× and 1.007×; Express + `attach()` 1.004× and 1.019× (Node 20), 1.024× (Node 24); Koa + `attach()` 1.025× and 1.043× (Node 20), 1.022× (Node 24); Express + `drainMiddleware` 1.024× (Node 20), 1.069× (Node 24; 0.877–1.121 between rounds). Raw figures: results/pair-latest.json.',
+      '',
+    );
   }
   const instructions = latestInstructionsSection();
   if (instructions) lines.push(instructions, '');
