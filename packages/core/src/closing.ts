@@ -55,7 +55,13 @@ const CLOSED_IDLE = { forced: false, completedRequests: 0, droppedRequests: 0, a
  * one go (a clear() when they are all of it: a Map shrinks as it is emptied one
  * delete at a time).
  */
-export function closedBeforeTask(core: DrainerCore, connections: readonly Connection[], startedAt: number, reason: string | undefined, now: number): DrainResult[] {
+export function closedBeforeTask(
+  core: DrainerCore,
+  connections: readonly Connection[],
+  startedAt: number,
+  reason: string | undefined,
+  now: number,
+): DrainResult[] {
   const registry = core.registry;
   const diagnostics = core.diagnostics;
   const announce = diagnostics.wantsConnectionEnds();
