@@ -62,9 +62,7 @@ export class DrainerHost implements ConnectionOwner, OperationHost, StrategyHost
 
   /** OperationHost: several connections of a batch or shutdown drain are done. */
   progressAll(operation: DrainOperation, results: readonly DrainResult[], remainingBefore: number): void {
-    const diagnostics = this.core.diagnostics;
-    if (!diagnostics.wantsProgress(operation)) return;
-    for (let i = 0; i < results.length; i++) diagnostics.drainProgress(operation, results[i]!, remainingBefore - i - 1);
+    this.core.diagnostics.drainProgressAll(operation, results, remainingBefore);
   }
 
   /** StrategyHost: the task's wake time moved. */

@@ -95,12 +95,21 @@ export class Diagnostics {
   }
 
   /** Whether drainProgress() would reach anyone for this operation. */
-  wantsProgress(operation: DrainOperation): boolean {
+  private wantsProgress(operation: DrainOperation): boolean {
     return operation.kind !== 'connection' && (this.events.listenerCount('drain:progress') > 0 || channels.drainProgress.hasSubscribers);
   }
 
   drainProgress(operation: DrainOperation, result: DrainResult, remaining: number): void {
+    if (this.wantsProgress(operation)) this.publishProgress(operation, result, remaining);
+  }
+
+  /** drainProgress() for each of `results` in turn, `remaining` counted down from `remainingBefore`; one look for listeners. */
+  drainProgressAll(operation: DrainOperation, results: readonly DrainResult[], remainingBefore: number): void {
     if (!this.wantsProgress(operation)) return;
+    for (let i = 0; i < results.length; i++) this.publishProgress(operation, results[i]!, remainingBefore - i - 1);
+  }
+
+  private publishProgress(operation: DrainOperation, result: DrainResult, remaining: number): void {
     const payload = { kind: operation.kind, remaining, total: operation.total, result };
     this.fire('drain:progress', payload);
     if (channels.drainProgress.hasSubscribers) channels.drainProgress.publish({ ...payload, drainerId: this.drainerId });
