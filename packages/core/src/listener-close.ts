@@ -6,6 +6,8 @@ type ListeningHandle = { listen?: (backlog: number) => number };
 
 /** At most this long accepting the kernel's queue before the listener closes anyway (a client that keeps connecting). */
 const ACCEPT_QUEUE_MAX_MS = 1_000;
+/** How often a listener waiting only for handshakes under way looks again. */
+const HANDSHAKE_POLL_MS = 1;
 
 /**
  * Stops accepting without resetting what the kernel has already accepted.
@@ -24,7 +26,12 @@ const ACCEPT_QUEUE_MAX_MS = 1_000;
  * kernel's queue still reads empty in that check phase (accept-queue.ts): the
  * I/O callbacks of that poll phase can take milliseconds under load, and a
  * connection queued meanwhile would be reset; the close follows the read by
- * microseconds. At the latest ACCEPT_QUEUE_MAX_MS after the start or at
+ * microseconds. Nor while a handshake is under way on it (same read): the
+ * close would drop it and reset the client's request behind its final ACK,
+ * which takes a round trip to a proxy on another host, or a retransmission
+ * (~200 ms) when the kernel dropped that ACK; so it looks again every
+ * HANDSHAKE_POLL_MS (issue 16: behind nginx on this machine, 2 POSTs in 150
+ * restarts were reset with the accept queue reading empty). At the latest ACCEPT_QUEUE_MAX_MS after the start or at
  * `deadlineAt` (the shutdown's timeout); what was accepted drains with the rest.
  * Meanwhile the backlog is cut to 0 (`listen(2)` again on a listening socket
  * only updates its backlog; libuv's `uv_listen()` allows it: checked on the same
@@ -87,10 +94,19 @@ export function stopListening(server: net.Server, acceptQueued = true, deadlineA
         // kernel's queue still reads empty: a connection queued since that poll
         // phase looked would be reset. The close follows the read at once.
         turns++;
-        if (server.listening && Date.now() < giveUpAt && (accepted !== seen || (queue?.read() ?? 0) > 0)) {
-          seen = accepted;
-          setImmediate(turn);
-          return;
+        if (server.listening && Date.now() < giveUpAt) {
+          const kernel = accepted === seen ? queue?.read() : undefined;
+          if (accepted !== seen || (kernel?.queued ?? 0) > 0) {
+            seen = accepted;
+            setImmediate(turn);
+            return;
+          }
+          if ((kernel?.handshakes ?? 0) > 0) {
+            // A handshake takes a round trip (one whose final ACK was dropped, a
+            // retransmission: ~200 ms): look again soon, after a poll phase.
+            setTimeout(() => setImmediate(turn), HANDSHAKE_POLL_MS);
+            return;
+          }
         }
         if (server.listening) net.Server.prototype.close.call(server, () => resolve());
         // Closed meanwhile by someone else: its 'close' comes once no connection is left.
