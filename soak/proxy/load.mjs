@@ -43,6 +43,8 @@ export function startLoad({ port, clients = 64, maxRequests = 1_000_000, duratio
       req.on('response', (res) => {
         res.resume();
         res.on('error', () => done('other', 'response error'));
+        // Closed before its end without an error (no 'aborted' error on some paths): still an outcome.
+        res.on('close', () => done('other', 'response closed before its end'));
         res.on('end', () => {
           const s = res.statusCode;
           if (s >= 200 && s < 300) done(res.complete ? 'ok' : 'other', 'incomplete');
@@ -69,7 +71,13 @@ export function startLoad({ port, clients = 64, maxRequests = 1_000_000, duratio
     requests: () => requests,
     async stop() {
       stopping = true;
-      await loops;
+      // Every request settles within REQUEST_TIMEOUT_MS; bounded anyway, so a stuck one cannot hold the run.
+      let timer;
+      const late = new Promise((resolve) => {
+        timer = setTimeout(resolve, REQUEST_TIMEOUT_MS + 5_000);
+      });
+      await Promise.race([loops, late]);
+      clearTimeout(timer);
       agent.destroy();
       return counts;
     },

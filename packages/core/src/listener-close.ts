@@ -30,8 +30,8 @@ const HANDSHAKE_POLL_MS = 1;
  * close would drop it and reset the client's request behind its final ACK,
  * which takes a round trip to a proxy on another host, or a retransmission
  * (~200 ms) when the kernel dropped that ACK; so it looks again every
- * HANDSHAKE_POLL_MS (issue 16: behind nginx on this machine, 2 POSTs in 150
- * restarts were reset with the accept queue reading empty). At the latest ACCEPT_QUEUE_MAX_MS after the start or at
+ * HANDSHAKE_POLL_MS (issue 16; figures in docs/proxies.md). At the latest
+ * ACCEPT_QUEUE_MAX_MS after the start or at
  * `deadlineAt` (the shutdown's timeout); what was accepted drains with the rest.
  * Meanwhile the backlog is cut to 0 (`listen(2)` again on a listening socket
  * only updates its backlog; libuv's `uv_listen()` allows it: checked on the same
@@ -41,10 +41,10 @@ const HANDSHAKE_POLL_MS = 1;
  * request elsewhere. Packet captures behind nginx and HAProxy showed no final
  * ACK dropped (no SYN-ACK resent, no late reset); leaving the backlog as it was
  * lost far more (the proxy's new connections queued behind the drain). What can
- * still be lost is a connection whose handshake is under way at the close (the
- * accept queue does not count it yet), or one queued in the microseconds
- * between the read and the close (docs/proxies.md; soak/proxy/restart-ab.mjs
- * measures it).
+ * still be lost is a connection whose SYN arrives in the microseconds between
+ * the read and the close, one answered with a SYN cookie (invisible to the
+ * read), and anything still under way at the 1 s cap (docs/proxies.md;
+ * soak/proxy/restart-ab.mjs measures it).
  * A cluster worker closes at once, as before: the primary owns the accept queue
  * (its round-robin handle's `listen` does nothing; lib/internal/cluster/child.js),
  * and until the worker's close reaches it, it would keep handing this worker new
