@@ -9,7 +9,7 @@
 // tcpdump records SYN/FIN/RST on the backend ports and each reset the backend
 // sent is classified against its listener's close.
 // Usage: node soak/proxy/restart-ab.mjs --proxy nginx|haproxy --cores name=/path/to/esm/index.js,...
-//        [--restarts 32 (per variant)] [--pcap DIR] [--out FILE]
+//        [--restarts 32 (per variant)] [--pcap DIR [--pcap-all]] [--out FILE]
 // A core is a copy of packages/core/dist/esm with one listener-close variant.
 import { spawn, execFileSync } from 'node:child_process';
 import { once } from 'node:events';
@@ -26,6 +26,7 @@ const { values: flags } = parseArgs({
     cores: { type: 'string' },
     restarts: { type: 'string', default: '32' },
     pcap: { type: 'string' },
+    'pcap-all': { type: 'boolean', default: false },
     out: { type: 'string' },
     'pause-ms': { type: 'string', default: '500' },
   },
@@ -91,7 +92,9 @@ let pcapFile;
 let tcpdumpStderr = '';
 if (flags.pcap) {
   pcapFile = `${flags.pcap}/restart-ab-${flags.proxy}.pcap`;
-  tcpdump = spawn('tcpdump', ['-i', 'lo', '-nn', '-U', '-s', '96', '-w', pcapFile, `tcp[tcpflags] & (tcp-syn|tcp-rst|tcp-fin) != 0 and (port ${ports[0]} or port ${ports[1]})`], {
+  // --pcap-all: every packet on the backend ports (ACKs and requests too, to follow one connection; ~200 MB per 150 restarts).
+  const filter = flags['pcap-all'] ? `port ${ports[0]} or port ${ports[1]}` : `tcp[tcpflags] & (tcp-syn|tcp-rst|tcp-fin) != 0 and (port ${ports[0]} or port ${ports[1]})`;
+  tcpdump = spawn('tcpdump', ['-i', 'lo', '-nn', '-U', '-B', '262144', '-s', '96', '-w', pcapFile, filter], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   tcpdump.stderr.on('data', (d) => (tcpdumpStderr += d));
