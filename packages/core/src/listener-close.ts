@@ -108,7 +108,14 @@ export function stopListening(server: net.Server, acceptQueued = true, deadlineA
             return;
           }
         }
-        if (server.listening) net.Server.prototype.close.call(server, () => resolve());
+        if (server.listening) {
+          // Nothing that allocates between the read and the close (a scavenge there
+          // held a close back by a millisecond while a SYN arrived, in a traced
+          // build: bench/results/proxy-restart-ab-nginx-forensics-2026-12-02.txt);
+          // the 'close' it leads to is emitted on a later tick at the earliest.
+          net.Server.prototype.close.call(server);
+          server.once('close', () => resolve());
+        }
         // Closed meanwhile by someone else: its 'close' comes once no connection is left.
         else server.getConnections((error, n) => (!error && n > 0 ? server.once('close', () => resolve()) : resolve()));
         queue?.dispose();
