@@ -14,6 +14,7 @@ export interface AcceptQueueState {
 
 /** Reads the kernel's accept queue of one listening socket; `undefined` when it cannot. */
 export interface AcceptQueueReader {
+  /** The same object each time, overwritten by the next read. */
   read(): AcceptQueueState | undefined;
   dispose(): void;
 }
@@ -73,8 +74,13 @@ export function acceptQueueReader(server: net.Server): AcceptQueueReader | undef
 export function acceptQueueReaderAt(address: Pick<net.AddressInfo, 'family' | 'port'>, inode?: number): AcceptQueueReader | undefined {
   if (process.platform !== 'linux') return undefined;
   const file = address.family === 'IPv6' || address.family === (6 as unknown) ? '/proc/net/tcp6' : '/proc/net/tcp';
-  const port = `:${address.port.toString(16).toUpperCase().padStart(4, '0')}`;
-  const ino = inode === undefined ? undefined : String(inode);
+  const match: LineMatch = {
+    port: Buffer.from(`:${address.port.toString(16).toUpperCase().padStart(4, '0')}`, 'latin1'),
+    inode: inode === undefined ? undefined : Buffer.from(String(inode), 'latin1'),
+    tokens: new Int32Array(2 * FIELDS),
+    queued: 0,
+    refs: -1,
+  };
   let fd: number;
   try {
     fd = openSync(file, 'r');
@@ -82,6 +88,11 @@ export function acceptQueueReaderAt(address: Pick<net.AddressInfo, 'family' | 'p
     return undefined;
   }
   let buffer = Buffer.allocUnsafe(HEAD_BYTES);
+  // One object, overwritten by each read: nothing is allocated between the kernel's
+  // answer and the caller's close, so no garbage collection can come in between
+  // (a scavenge there took 1–3 ms under load in traced runs while SYNs kept coming:
+  // bench/results/proxy-restart-ab-nginx-forensics-2026-12-02.txt).
+  const state: AcceptQueueState = { queued: 0, handshakes: 0 };
   const reader: AcceptQueueReader = {
     read() {
       if (fd < 0) return undefined;
@@ -89,11 +100,12 @@ export function acceptQueueReaderAt(address: Pick<net.AddressInfo, 'family' | 'p
         for (;;) {
           // pread at 0 makes the seq file start over: one read, no reopen.
           const length = readSync(fd, buffer, 0, buffer.length, 0);
-          const found = listenLineIn(buffer.toString('latin1', 0, length), port, ino);
-          if (found !== 'more' || length < buffer.length || buffer.length >= MAX_BYTES) {
-            if (found === 'more' || found === undefined) return undefined;
-            const [queued, refs] = found;
-            return { queued, handshakes: refs === undefined ? 0 : Math.max(0, refs - queued - LISTENER_OWN_REFS) };
+          const found = scanListenLines(buffer, length, match);
+          if (found !== MORE || length < buffer.length || buffer.length >= MAX_BYTES) {
+            if (found !== FOUND) return undefined;
+            state.queued = match.queued;
+            state.handshakes = match.refs < 0 ? 0 : Math.max(0, match.refs - match.queued - LISTENER_OWN_REFS);
+            return state;
           }
           buffer = Buffer.allocUnsafe(Math.min(buffer.length * 4, MAX_BYTES)); // many listeners: read further
         }
@@ -118,28 +130,113 @@ export function acceptQueueReaderAt(address: Pick<net.AddressInfo, 'family' | 'p
   return reader;
 }
 
+// "  sl  local_address rem_address   st tx_queue:rx_queue tr tm->when retrnsmt   uid  timeout inode"
+// then, unlabelled: refcount, the sock's address, ... (get_tcp4_sock(), get_tcp6_sock()).
+const FIELDS = 11; // sl .. refcount
+const LOCAL = 1;
+const STATE = 3;
+const QUEUES = 4;
+const INODE = 9;
+const REFCOUNT = 10;
+const FOUND = 0;
+const NONE = 1;
+const MORE = 2;
+
+/** What to look for, and where scanListenLines() leaves what it found (no allocation per read). */
+interface LineMatch {
+  port: Buffer;
+  inode: Buffer | undefined;
+  /** Start and end offsets of the fields of the line being looked at. */
+  tokens: Int32Array;
+  queued: number;
+  /** -1: not a number. */
+  refs: number;
+}
+
 /**
- * The rx_queue and refcount of our LISTEN line in the text, `undefined` if there
- * is none (or, matching by port, more than one), `'more'` if the text ended
- * among LISTEN lines.
+ * Finds our LISTEN line in the first `length` bytes: FOUND (its rx_queue and
+ * refcount in `match`), NONE if there is none (or, matching by port, more than
+ * one), MORE if the bytes ended among LISTEN lines. Works on the bytes, without
+ * allocating (see `state` above).
  */
-function listenLineIn(text: string, port: string, inode: string | undefined): [queued: number, refs: number | undefined] | undefined | 'more' {
-  let found: [number, number | undefined] | undefined;
-  let start = text.indexOf('\n') + 1; // the header
+function scanListenLines(buffer: Buffer, length: number, match: LineMatch): number {
+  const { tokens } = match;
+  let found = false;
+  let i = 0;
+  while (i < length && buffer[i] !== 0x0a) i++; // the header
+  i++;
   for (;;) {
-    const end = text.indexOf('\n', start);
-    if (end < 0) return found ?? 'more'; // a cut line: read further unless the line was found
-    // "  sl  local_address rem_address   st tx_queue:rx_queue tr tm->when retrnsmt   uid  timeout inode"
-    // then, unlabelled: refcount, the sock's address, ... (get_tcp4_sock(), get_tcp6_sock())
-    const fields = text.slice(start, end).trim().split(/\s+/);
-    start = end + 1;
-    if (fields[3] !== '0A') return found; // past the listening sockets
-    if (!fields[1]!.endsWith(port) || (inode !== undefined && fields[9] !== inode)) continue;
-    if (found !== undefined) return undefined; // two listeners on the port (SO_REUSEPORT): which is ours?
-    const queue = Number.parseInt(fields[4]!.split(':')[1] ?? '', 16);
-    if (Number.isNaN(queue)) return undefined;
-    const refs = /^\d+$/.test(fields[10] ?? '') ? Number(fields[10]) : undefined;
-    if (inode !== undefined) return [queue, refs];
-    found = [queue, refs];
+    let end = i;
+    while (end < length && buffer[end] !== 0x0a) end++;
+    if (end >= length) return found ? FOUND : MORE; // a cut line: read further unless the line was found
+    let count = 0;
+    let j = i;
+    while (count < FIELDS) {
+      while (j < end && buffer[j] === 0x20) j++;
+      if (j >= end) break;
+      tokens[2 * count] = j;
+      while (j < end && buffer[j] !== 0x20) j++;
+      tokens[2 * count + 1] = j;
+      count++;
+    }
+    i = end + 1;
+    // Past the listening sockets (they come first), or a line too short to be one.
+    if (count <= STATE || !isState(buffer, tokens, 0x30, 0x41)) return found ? FOUND : NONE;
+    if (count < FIELDS || !endsWith(buffer, tokens, LOCAL, match.port)) continue;
+    if (match.inode !== undefined && !equals(buffer, tokens, INODE, match.inode)) continue;
+    if (found) return NONE; // two listeners on the port (SO_REUSEPORT): which is ours?
+    const queued = hexAfterColon(buffer, tokens[2 * QUEUES]!, tokens[2 * QUEUES + 1]!);
+    if (queued < 0) return NONE;
+    match.queued = queued;
+    match.refs = decimal(buffer, tokens[2 * REFCOUNT]!, tokens[2 * REFCOUNT + 1]!);
+    found = true;
+    if (match.inode !== undefined) return FOUND;
   }
+}
+
+function isState(buffer: Buffer, tokens: Int32Array, a: number, b: number): boolean {
+  const start = tokens[2 * STATE]!;
+  return tokens[2 * STATE + 1]! - start === 2 && buffer[start] === a && buffer[start + 1] === b;
+}
+
+function endsWith(buffer: Buffer, tokens: Int32Array, field: number, suffix: Buffer): boolean {
+  const end = tokens[2 * field + 1]!;
+  const start = end - suffix.length;
+  if (start < tokens[2 * field]!) return false;
+  for (let k = 0; k < suffix.length; k++) if (buffer[start + k] !== suffix[k]) return false;
+  return true;
+}
+
+function equals(buffer: Buffer, tokens: Int32Array, field: number, value: Buffer): boolean {
+  const start = tokens[2 * field]!;
+  if (tokens[2 * field + 1]! - start !== value.length) return false;
+  for (let k = 0; k < value.length; k++) if (buffer[start + k] !== value[k]) return false;
+  return true;
+}
+
+/** The hex number after the ':' in "tx_queue:rx_queue"; -1 if malformed. */
+function hexAfterColon(buffer: Buffer, start: number, end: number): number {
+  let k = start;
+  while (k < end && buffer[k] !== 0x3a) k++;
+  if (++k >= end) return -1;
+  let value = 0;
+  for (; k < end; k++) {
+    const c = buffer[k]!;
+    const digit = c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x41 && c <= 0x46 ? c - 0x37 : c >= 0x61 && c <= 0x66 ? c - 0x57 : -1;
+    if (digit < 0) return -1;
+    value = value * 16 + digit;
+  }
+  return value;
+}
+
+/** A decimal number; -1 if the field is not one. */
+function decimal(buffer: Buffer, start: number, end: number): number {
+  if (end <= start) return -1;
+  let value = 0;
+  for (let k = start; k < end; k++) {
+    const c = buffer[k]!;
+    if (c < 0x30 || c > 0x39) return -1;
+    value = value * 10 + (c - 0x30);
+  }
+  return value;
 }
