@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import { kAcceptQueuePlug } from './accept-queue-plug.js';
 import type tls from 'node:tls';
 import { resumeReading } from './backpressure.js';
 import { closeConnection, maybeAllClosed } from './closing.js';
@@ -23,7 +24,8 @@ import type { ConnectionProtocol } from './types.js';
 /** The server's 'connection' / 'secureConnection' listener, made once per drainer. */
 export function connectionListener(core: DrainerCore): (socket: Socket) => void {
   return (socket: Socket): void => {
-    if (core.disposed || (socket as Carrier)[kConnection]) return;
+    // A listener's own plug (accept-queue-plug.ts), accepted after all: not a client.
+    if (core.disposed || (socket as Carrier)[kConnection] || (socket as { [kAcceptQueuePlug]?: boolean })[kAcceptQueuePlug]) return;
     if (core.isTls) handshakeDone(core, socket);
     const tlsSocket = socket as tls.TLSSocket;
     const protocol: ConnectionProtocol = core.isHttp2 && (!core.isTls || tlsSocket.alpnProtocol === 'h2') ? 'h2' : 'http/1.1';

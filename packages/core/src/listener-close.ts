@@ -1,13 +1,17 @@
 import cluster from 'node:cluster';
 import net from 'node:net';
+import { AcceptQueuePlug, kAcceptQueuePlug, plugTarget, syncookiesSent } from './accept-queue-plug.js';
 import { acceptQueueReader } from './accept-queue.js';
 
 type ListeningHandle = { listen?: (backlog: number) => number };
+type Marked = net.Socket & { [kAcceptQueuePlug]?: boolean };
 
 /** At most this long accepting the kernel's queue before the listener closes anyway (a client that keeps connecting). */
 const ACCEPT_QUEUE_MAX_MS = 1_000;
 /** How often a listener waiting only for handshakes under way looks again. */
 const HANDSHAKE_POLL_MS = 1;
+/** Plugs tried before the listener closes after a plain read (each failed one let someone else's connection in first). */
+const MAX_PLUGS = 8;
 
 /**
  * Stops accepting without resetting what the kernel has already accepted.
@@ -40,11 +44,18 @@ const HANDSHAKE_POLL_MS = 1;
  * later, finds the port closed (or the restarted server), and a proxy sends that
  * request elsewhere. Packet captures behind nginx and HAProxy showed no final
  * ACK dropped (no SYN-ACK resent, no late reset); leaving the backlog as it was
- * lost far more (the proxy's new connections queued behind the drain). What can
- * still be lost is a connection whose SYN arrives in the microseconds between
- * the read and the close, one answered with a SYN cookie (invisible to the
- * read), and anything still under way at the 1 s cap (docs/proxies.md;
- * soak/proxy/restart-ab.mjs measures it).
+ * lost far more (the proxy's new connections queued behind the drain). And
+ * right before the close, once the queue reads empty with no handshake under
+ * way, the listener fills its one-place queue with a connection of its own
+ * (accept-queue-plug.ts), so that a SYN arriving in the microseconds between the
+ * last read and the close is dropped (and resent to a closed port) rather than
+ * accepted by the kernel and reset with its request; the close resets only the
+ * plug. If someone else's connection or handshake got in first, the turns go on
+ * (the plug, if it was accepted too, is destroyed and never tracked); after
+ * MAX_PLUGS such tries, or where no plug can connect, the listener closes right
+ * after a read as before. What can still be lost is a handshake answered with a
+ * SYN cookie before the last read (invisible to it) and anything still under
+ * way at the 1 s cap (docs/proxies.md; soak/proxy/restart-ab.mjs measures it).
  * A cluster worker closes at once, as before: the primary owns the accept queue
  * (its round-robin handle's `listen` does nothing; lib/internal/cluster/child.js),
  * and until the worker's close reaches it, it would keep handing this worker new
@@ -76,9 +87,13 @@ export function stopListening(server: net.Server, acceptQueued = true, deadlineA
   }
   // One accept per loop turn: count them, and close after a turn that accepted none.
   let accepted = 0;
-  const count = (): void => void accepted++;
+  const count = (socket: net.Socket): void => {
+    accepted++;
+    if ((socket as Marked)[kAcceptQueuePlug] === true) socket.destroy();
+  };
+  const countDrop = (): void => void accepted++; // over maxConnections: accepted and closed by Node
   server.on('connection', count);
-  server.on('drop', count); // over maxConnections: accepted and closed by Node
+  server.on('drop', countDrop);
   const giveUpAt = Math.min(Date.now() + ACCEPT_QUEUE_MAX_MS, deadlineAt);
   let closed!: Promise<void>;
   const stopped = new Promise<boolean>((resolveStopped) => {
@@ -87,12 +102,20 @@ export function stopListening(server: net.Server, acceptQueued = true, deadlineA
       // Check phases seen: from the second on, a poll phase has run since the call.
       let turns = 0;
       const queue = acceptQueueReader(server);
+      const target = queue === undefined ? undefined : plugTarget(server.address());
+      const plugs: AcceptQueuePlug[] = [];
+      let cookies = -1;
+      // A plug shut out of the queue may still be accepted a turn later: not a client, so not tracked.
+      const markPlug = (socket: net.Socket): void => {
+        for (const plug of plugs) if (plug.isPeerOf(socket)) (socket as Marked)[kAcceptQueuePlug] = true;
+      };
+      if (target !== undefined) server.prependListener('connection', markPlug);
       const turn = (): void => {
         // The first check phase only starts the count; a later one closes once the
         // poll phase before it accepted nothing (the listener is level-triggered,
         // so a non-empty queue would have been accepted from) and, on Linux, the
         // kernel's queue still reads empty: a connection queued since that poll
-        // phase looked would be reset. The close follows the read at once.
+        // phase looked would be reset.
         turns++;
         if (server.listening && Date.now() < giveUpAt) {
           const kernel = accepted === seen ? queue?.read() : undefined;
@@ -107,20 +130,60 @@ export function stopListening(server: net.Server, acceptQueued = true, deadlineA
             setTimeout(() => setImmediate(turn), HANDSHAKE_POLL_MS);
             return;
           }
+          if (target !== undefined && plugs.length < MAX_PLUGS) {
+            // Fill the (one-place) queue with our own connection, so that nothing
+            // else gets in between the last look and the close (accept-queue-plug.ts).
+            cookies = syncookiesSent();
+            const plug = new AcceptQueuePlug(target);
+            plugs.push(plug);
+            process.nextTick(plugged, plug); // after net.connect()'s own tick, which calls connect(2)
+            return;
+          }
         }
+        finish();
+      };
+      const plugged = (plug: AcceptQueuePlug): void => {
+        if (server.listening && Date.now() < giveUpAt) {
+          const ours = plug.established();
+          const kernel = queue!.read();
+          // Sealed by the plug: it is the one queued connection, no handshake is
+          // under way, and it was not answered with a SYN cookie (which would hide
+          // a handshake from the read: accept-queue-plug.ts syncookiesSent()). Or the
+          // plug could not connect at all and the queue reads empty: the close follows
+          // that read at once, as without a plug.
+          const sealed =
+            kernel !== undefined &&
+            kernel.handshakes === 0 &&
+            (ours ? kernel.queued === 1 && cookies >= 0 && syncookiesSent() === cookies : kernel.queued === 0);
+          if (kernel !== undefined && !sealed) {
+            // Someone else's connection or handshake came first: let it in, with the
+            // plug if it got in too, and try again.
+            plug.remember();
+            if (ours) plug.dispose(); // its FIN completes its handshake if its final ACK met a full queue
+            setImmediate(turn);
+            return;
+          }
+        }
+        finish();
+      };
+      const finish = (): void => {
         if (server.listening) {
-          // Nothing that allocates between the read and the close (a scavenge there
-          // held a close back by a millisecond while a SYN arrived, in a traced
-          // build: bench/results/proxy-restart-ab-nginx-forensics-2026-12-02.txt);
-          // the 'close' it leads to is emitted on a later tick at the earliest.
+          // Without a plug in the queue: nothing that allocates between the read and
+          // the close (a scavenge there held a close back by a millisecond while a
+          // SYN arrived, in a traced build:
+          // bench/results/proxy-restart-ab-nginx-forensics-2026-12-02.txt); the
+          // 'close' it leads to is emitted on a later tick at the earliest.
           net.Server.prototype.close.call(server);
           server.once('close', () => resolve());
         }
         // Closed meanwhile by someone else: its 'close' comes once no connection is left.
         else server.getConnections((error, n) => (!error && n > 0 ? server.once('close', () => resolve()) : resolve()));
+        // The listener's close reset the plug's server side (it is never accepted).
+        for (const plug of plugs) plug.dispose();
         queue?.dispose();
         server.off('connection', count);
-        server.off('drop', count);
+        server.off('connection', markPlug);
+        server.off('drop', countDrop);
         resolveStopped(turns > 1);
       };
       setImmediate(turn);

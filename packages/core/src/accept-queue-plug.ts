@@ -1,0 +1,118 @@
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
+
+/**
+ * Marks an accepted socket that is the server side of one of our own plugs: the
+ * drainer does not track it (connection-tracking.ts) and the listener's close
+ * destroys it (listener-close.ts).
+ */
+export const kAcceptQueuePlug = Symbol('drainkit.acceptQueuePlug');
+
+type PeerHandle = { getpeername?: (out: object) => number };
+
+/**
+ * Our own connection to a listener whose backlog is 0, put into its accept
+ * queue right before the listener closes, so that nothing else can get in.
+ *
+ * Why: closing a listener resets what its accept queue holds (Linux
+ * `inet_csk_listen_stop()`), and a proxy's connection that completed its
+ * handshake between our last look at the queue and the close is reset with the
+ * request written on it (issue 16: nginx sends a SYN every ~70 µs during a
+ * restart; ~1 POST lost per 500 restarts after every other fix). With the
+ * backlog at 0 the queue is full with one connection (`sk_acceptq_is_full()`
+ * is `sk_ack_backlog > sk_max_ack_backlog`, include/net/sock.h), and a SYN that
+ * finds it full is dropped (`tcp_conn_request()`, net/ipv4/tcp_input.c,
+ * `LINUX_MIB_LISTENOVERFLOWS`), with or without SYN cookies; the client resends
+ * it a second later and meets the closed port (a proxy then tries another
+ * server) or the restarted one. So with our plug alone in the queue and no
+ * handshake under way, the listener can close at leisure and reset only the
+ * plug.
+ *
+ * The handshake to a local address completes inside the `connect(2)` call (the
+ * packets go through the loopback device's softirq on the calling CPU), so a
+ * tick later the plug is either in the queue or was shut out by someone else's
+ * connection. Which one the caller tells from the plug's side (the peer name
+ * exists once its handshake is done: `inet_getname()` answers ENOTCONN in
+ * SYN_SENT) and the listener's line (exactly one queued, no handshake under
+ * way). Checked on Linux 6.18 with Node 20.20, 22.23, 24.22 and 26.12 (Node
+ * calls `connect(2)` a tick after `net.connect()` to an IP address:
+ * lib/net.js lookupAndConnect()): the plug's peer name reads at once, the queue
+ * reads 1, and another client's SYN sent then counts one ListenOverflow and gets
+ * ECONNREFUSED after its resend once the listener is closed
+ * (test/core/accept-queue-plug.test.ts).
+ */
+export class AcceptQueuePlug {
+  readonly socket: net.Socket;
+  /** The address and port the plug connects from: the accepted peer's remote address. */
+  private local: { address?: string; port?: number } = {};
+  private readonly peer = {};
+
+  constructor(target: { address: string; port: number }) {
+    this.socket = net.connect({ host: target.address, port: target.port, noDelay: true });
+    // ECONNREFUSED, ECONNRESET once the listener closed, EADDRNOTAVAIL without ::1: all expected.
+    this.socket.on('error', () => {});
+  }
+
+  /** True once the plug's handshake is done (its server side queued, or in the listener's handshake table). */
+  established(): boolean {
+    const handle = (this.socket as unknown as { _handle?: PeerHandle | null })._handle;
+    return typeof handle?.getpeername === 'function' && handle.getpeername(this.peer) === 0;
+  }
+
+  /** Remembers where the plug connects from, to know its server side if that is accepted after all. */
+  remember(): void {
+    if (this.local.port !== undefined) return;
+    const address = this.socket.address();
+    if ('port' in address && address.port > 0) this.local = { address: address.address, port: address.port };
+  }
+
+  /** Whether an accepted socket is this plug's server side. */
+  isPeerOf(socket: net.Socket): boolean {
+    return this.local.port !== undefined && socket.remotePort === this.local.port && socket.remoteAddress === this.local.address;
+  }
+
+  dispose(): void {
+    this.socket.destroy();
+  }
+}
+
+/**
+ * Where a plug connects to reach a listener bound to `address`: its own address,
+ * or the loopback one for a wildcard. `undefined` when it cannot (a pipe).
+ */
+export function plugTarget(address: net.AddressInfo | string | null): { address: string; port: number } | undefined {
+  if (address === null || typeof address === 'string') return undefined;
+  const host = address.address === '0.0.0.0' ? '127.0.0.1' : address.address === '::' ? '::1' : address.address;
+  return { address: host, port: address.port };
+}
+
+/**
+ * How many SYNs this network namespace has answered with a SYN cookie
+ * (`TcpExt: SyncookiesSent` in /proc/net/netstat); -1 where it cannot be read.
+ *
+ * Why the plug needs it: at backlog 0 a SYN that arrives while another handshake
+ * is under way on the listener gets a cookie (the SYN queue counts as full), and
+ * a connection made from a cookie holds no reference on the listener (its request
+ * sock is made without one: `inet_reqsk_alloc(..., attach_listener = false)` in
+ * `cookie_v4_check()`/`cookie_v6_check()`), so the refcount the accept-queue
+ * reader counts handshakes from hides that other handshake. Seen on Linux 6.18:
+ * a handshake held half-open by a firewall rule, then a plug: the listener read
+ * 1 queued and no handshake, SyncookiesSent +1 (test/core/accept-queue-plug.test.ts).
+ * So a plug is trusted only if no cookie was sent while it connected.
+ */
+export function syncookiesSent(): number {
+  let text: string;
+  try {
+    text = readFileSync('/proc/net/netstat', 'latin1');
+  } catch {
+    return -1;
+  }
+  const header = text.indexOf('TcpExt:');
+  const values = header < 0 ? -1 : text.indexOf('TcpExt:', header + 1);
+  if (values < 0) return -1;
+  const names = text.slice(header, text.indexOf('\n', header)).split(' ');
+  const numbers = text.slice(values, text.indexOf('\n', values)).split(' ');
+  const at = names.indexOf('SyncookiesSent');
+  const value = at < 0 ? NaN : Number(numbers[at]);
+  return Number.isInteger(value) ? value : -1;
+}
