@@ -8,6 +8,7 @@
 //   terminator      http-terminator's terminate()
 import { writeSync } from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 
 // DRAINKIT_CORE: another build of @drainkit/core's ESM entry (restart-ab.mjs compares listener-close variants).
@@ -47,7 +48,8 @@ let drainer;
 const unanswered = () => (drainer ? drainer.stats().unanswered : undefined);
 // One JSON line on stdout, written synchronously: it survives the process.exit that follows.
 let listenerTrace;
-const report = (extra) => writeSync(1, `${JSON.stringify({ name, served: served.requests, unanswered: unanswered(), ...(listenerTrace ? { listenerTrace } : {}), ...extra })}\n`);
+const report = (extra) =>
+  writeSync(1, `${JSON.stringify({ name, served: served.requests, unanswered: unanswered(), ...(listenerTrace ? { listenerTrace } : {}), ...extra })}\n`);
 
 if (variant === 'drainkit' || variant === 'drainkit-grace' || variant === 'recipe') {
   const options = variant === 'drainkit-grace' ? { idleGraceMs: 250 } : {};
@@ -102,11 +104,12 @@ server.listen(port, '127.0.0.1', () => {
 /**
  * TRACE_LISTENER: the final report line carries, in epoch ms (µs precision), when
  * SIGTERM came, when the backlog was changed (handle.listen) and when the listener
- * closed (handle.close), and how many connections were accepted after SIGTERM.
+ * closed (handle.close), how many connections were accepted after SIGTERM, and
+ * how many plugs the listener's close made (one when the first sealed its queue).
  */
 function traceListener() {
   const now = () => performance.timeOrigin + performance.now();
-  const trace = { sigterm: undefined, listen: [], close: undefined, acceptedAfterSigterm: 0, acceptedAfterClose: 0 };
+  const trace = { sigterm: undefined, listen: [], close: undefined, acceptedAfterSigterm: 0, acceptedAfterClose: 0, plugs: 0 };
   const handle = server._handle;
   const listen = handle.listen;
   handle.listen = function (backlog) {
@@ -117,6 +120,12 @@ function traceListener() {
   handle.close = function (...args) {
     trace.close = now();
     return close.apply(this, args);
+  };
+  // The listener's own plugs (connections to its port after SIGTERM: accept-queue-plug.ts).
+  const connect = net.Socket.prototype.connect;
+  net.Socket.prototype.connect = function (...args) {
+    if (trace.sigterm !== undefined && args[0]?.port === port) trace.plugs++;
+    return connect.apply(this, args);
   };
   process.prependListener('SIGTERM', () => (trace.sigterm = now()));
   server.prependListener('connection', () => {

@@ -165,6 +165,8 @@ const summary = VARIANTS.map(({ name }) => {
     restartsWithOverflow: rs.filter((x) => x.counters.ListenOverflows > 0).length,
     unanswered: sum((x) => x.unanswered ?? 0),
     acceptedAfterSigterm: sum((x) => x.trace?.acceptedAfterSigterm ?? 0),
+    plugs: sum((x) => x.trace?.plugs ?? 0),
+    restartsWithPlugRetries: rs.filter((x) => (x.trace?.plugs ?? 0) > 1).length,
     medianSigtermToCloseMs: median(rs.map((x) => (x.trace?.close ?? NaN) - (x.trace?.sigterm ?? NaN)).filter(Number.isFinite)),
     ...(pcap ? { resets: pcap.byVariant[name] } : {}),
   };

@@ -4,7 +4,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { createDrainer } from '@drainkit/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AcceptQueuePlug, plugTarget } from '../../packages/core/src/accept-queue-plug.js';
+import { AcceptQueuePlug, plugTarget, syncookieCounter } from '../../packages/core/src/accept-queue-plug.js';
 import { acceptQueueReader } from '../../packages/core/src/accept-queue.js';
 import { closeServer, listen } from '../helpers/net.js';
 
@@ -21,20 +21,24 @@ afterEach(() => {
   (net as { connect: Connect }).connect = originalConnect;
 });
 
-/** Runs `racer` right before (`first`) or right after the next net.connect() to `port` made by drainkit (its plug). */
+type SocketConnect = typeof net.Socket.prototype.connect;
+const originalSocketConnect: SocketConnect = net.Socket.prototype.connect;
+afterEach(() => {
+  net.Socket.prototype.connect = originalSocketConnect;
+});
+
+/** Runs `racer` right before or right after the next connect() to `port` (drainkit's plug: the test's own clients are connected already). */
 function raceThePlug(port: number, order: 'before' | 'after', racer: () => void): { fired: () => boolean } {
   let fired = false;
-  (net as { connect: Connect }).connect = function (this: unknown, ...args: unknown[]) {
+  net.Socket.prototype.connect = function (this: net.Socket, ...args: unknown[]) {
     const options = args[0] as { port?: number } | undefined;
     const ours = !fired && typeof options === 'object' && options !== null && options.port === port;
+    if (ours) fired = true;
     if (ours && order === 'before') racer();
-    const socket = (originalConnect as (...a: unknown[]) => net.Socket).apply(this, args);
-    if (ours) {
-      fired = true;
-      if (order === 'after') racer();
-    }
+    const socket = (originalSocketConnect as (...a: unknown[]) => net.Socket).apply(this, args);
+    if (ours && order === 'after') racer();
     return socket;
-  } as Connect;
+  } as SocketConnect;
   return { fired: () => fired };
 }
 
@@ -53,12 +57,31 @@ function postingClient(port: number, localPort?: number): { socket: net.Socket; 
 }
 
 describe.runIf(process.platform === 'linux')('the accept-queue plug at the listener close (Linux)', () => {
+  it('reads the SYN cookie counter from /proc/net/netstat as the file shows it', async () => {
+    const counter = syncookieCounter();
+    try {
+      const { readFileSync } = await import('node:fs');
+      const lines = readFileSync('/proc/net/netstat', 'latin1')
+        .split('\n')
+        .filter((l) => l.startsWith('TcpExt:'));
+      const expected = Number(lines[1]!.split(' ')[lines[0]!.split(' ').indexOf('SyncookiesSent')]);
+      // No cookie is sent on an idle loopback between the two reads (a busy CI box could: allow a little).
+      const value = counter.read();
+      expect(value).toBeGreaterThanOrEqual(expected);
+      expect(value - expected).toBeLessThan(5);
+    } finally {
+      counter.dispose();
+    }
+    expect(counter.read()).toBe(-1); // disposed: no number
+  });
+
   it('seals a backlog-0 queue: a SYN sent after the plug is dropped, then refused once the listener closes', async () => {
     const server = net.createServer((socket) => socket.destroy());
     const port = await listen(server);
     (server as unknown as { _handle: { listen(n: number): number } })._handle.listen(0);
     const reader = acceptQueueReader(server)!;
     const plug = new AcceptQueuePlug(plugTarget(server.address())!);
+    plug.connect();
     let client: net.Socket | undefined;
     try {
       await new Promise<void>((resolve) => process.nextTick(resolve));

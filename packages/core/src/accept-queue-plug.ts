@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import net from 'node:net';
 
 /**
@@ -47,10 +47,19 @@ export class AcceptQueuePlug {
   private local: { address?: string; port?: number } = {};
   private readonly peer = {};
 
+  private readonly target: { address: string; port: number };
+
+  /** Made ahead of its connect(), so that the connect follows the last read closely. */
   constructor(target: { address: string; port: number }) {
-    this.socket = net.connect({ host: target.address, port: target.port, noDelay: true });
+    this.target = target;
+    this.socket = new net.Socket();
     // ECONNREFUSED, ECONNRESET once the listener closed, EADDRNOTAVAIL without ::1: all expected.
     this.socket.on('error', () => {});
+  }
+
+  /** Starts the handshake: `connect(2)` runs on the next tick (lib/net.js lookupAndConnect(), for an IP address). */
+  connect(): void {
+    this.socket.connect({ host: this.target.address, port: this.target.port });
   }
 
   /** True once the plug's handshake is done (its server side queued, or in the listener's handshake table). */
@@ -86,9 +95,15 @@ export function plugTarget(address: net.AddressInfo | string | null): { address:
   return { address: host, port: address.port };
 }
 
+/** Reads `TcpExt: SyncookiesSent` again and again from one open file: -1 where it cannot. */
+export interface SyncookieCounter {
+  read(): number;
+  dispose(): void;
+}
+
 /**
  * How many SYNs this network namespace has answered with a SYN cookie
- * (`TcpExt: SyncookiesSent` in /proc/net/netstat); -1 where it cannot be read.
+ * (`TcpExt: SyncookiesSent` in /proc/net/netstat).
  *
  * Why the plug needs it: at backlog 0 a SYN that arrives while another handshake
  * is under way on the listener gets a cookie (the SYN queue counts as full), and
@@ -98,21 +113,74 @@ export function plugTarget(address: net.AddressInfo | string | null): { address:
  * reader counts handshakes from hides that other handshake. Seen on Linux 6.18:
  * a handshake held half-open by a firewall rule, then a plug: the listener read
  * 1 queued and no handshake, SyncookiesSent +1 (test/core/accept-queue-plug.test.ts).
- * So a plug is trusted only if no cookie was sent while it connected.
+ * So a plug is trusted only if no cookie was sent since the count before it.
+ *
+ * The file stays open and is read with pread into one buffer, and the number is
+ * parsed from the bytes: a plug's connect follows a read of the accept queue, and
+ * the shorter that gap, the less often someone else's connection gets in first.
  */
-export function syncookiesSent(): number {
-  let text: string;
+export function syncookieCounter(): SyncookieCounter {
+  let fd = -1;
+  let column = -1;
+  const buffer = Buffer.allocUnsafe(16_384);
   try {
-    text = readFileSync('/proc/net/netstat', 'latin1');
+    fd = openSync('/proc/net/netstat', 'r');
+    const length = readSync(fd, buffer, 0, buffer.length, 0);
+    const text = buffer.toString('latin1', 0, length);
+    const header = text.indexOf('TcpExt:');
+    if (header >= 0) column = text.slice(header, text.indexOf('\n', header)).split(' ').indexOf('SyncookiesSent');
   } catch {
-    return -1;
+    // Not Linux, or no /proc: no counter.
   }
-  const header = text.indexOf('TcpExt:');
-  const values = header < 0 ? -1 : text.indexOf('TcpExt:', header + 1);
-  if (values < 0) return -1;
-  const names = text.slice(header, text.indexOf('\n', header)).split(' ');
-  const numbers = text.slice(values, text.indexOf('\n', values)).split(' ');
-  const at = names.indexOf('SyncookiesSent');
-  const value = at < 0 ? NaN : Number(numbers[at]);
-  return Number.isInteger(value) ? value : -1;
+  const counter: SyncookieCounter = {
+    read() {
+      if (fd < 0 || column < 1) return -1;
+      try {
+        const length = readSync(fd, buffer, 0, buffer.length, 0);
+        return valueAt(buffer, length, column);
+      } catch {
+        return -1;
+      }
+    },
+    dispose() {
+      if (fd < 0) return;
+      try {
+        closeSync(fd);
+      } catch {
+        // Already gone.
+      }
+      fd = -1;
+    },
+  };
+  if (counter.read() < 0) counter.dispose();
+  return counter;
+}
+
+const TCP_EXT = Buffer.from('TcpExt:', 'latin1');
+
+/** The decimal number in `column` of the second line starting "TcpExt:" (the values line); -1 if none. */
+function valueAt(buffer: Buffer, length: number, column: number): number {
+  let seen = 0;
+  let i = 0;
+  while (i < length) {
+    if (startsWithAt(buffer, i, length, TCP_EXT) && ++seen === 2) break;
+    while (i < length && buffer[i] !== 0x0a) i++;
+    i++;
+  }
+  if (seen < 2) return -1;
+  for (let field = 0; field < column; field++) {
+    while (i < length && buffer[i] !== 0x20 && buffer[i] !== 0x0a) i++;
+    if (i >= length || buffer[i] !== 0x20) return -1;
+    i++;
+  }
+  let value = 0;
+  let digits = 0;
+  for (; i < length && buffer[i]! >= 0x30 && buffer[i]! <= 0x39; i++, digits++) value = value * 10 + (buffer[i]! - 0x30);
+  return digits > 0 ? value : -1;
+}
+
+function startsWithAt(buffer: Buffer, at: number, length: number, prefix: Buffer): boolean {
+  if (at + prefix.length > length) return false;
+  for (let k = 0; k < prefix.length; k++) if (buffer[at + k] !== prefix[k]) return false;
+  return true;
 }

@@ -1,6 +1,6 @@
 import cluster from 'node:cluster';
 import net from 'node:net';
-import { AcceptQueuePlug, kAcceptQueuePlug, plugTarget, syncookiesSent } from './accept-queue-plug.js';
+import { AcceptQueuePlug, kAcceptQueuePlug, plugTarget, syncookieCounter } from './accept-queue-plug.js';
 import { acceptQueueReader } from './accept-queue.js';
 
 type ListeningHandle = { listen?: (backlog: number) => number };
@@ -104,7 +104,10 @@ export function stopListening(server: net.Server, acceptQueued = true, deadlineA
       const queue = acceptQueueReader(server);
       const target = queue === undefined ? undefined : plugTarget(server.address());
       const plugs: AcceptQueuePlug[] = [];
-      let cookies = -1;
+      const cookies = target === undefined ? undefined : syncookieCounter();
+      let cookiesBefore = -1;
+      // The first plug is made now, so that its connect follows the last read closely.
+      let spare = target === undefined ? undefined : new AcceptQueuePlug(target);
       // A plug shut out of the queue may still be accepted a turn later: not a client, so not tracked.
       const markPlug = (socket: net.Socket): void => {
         for (const plug of plugs) if (plug.isPeerOf(socket)) (socket as Marked)[kAcceptQueuePlug] = true;
@@ -118,6 +121,7 @@ export function stopListening(server: net.Server, acceptQueued = true, deadlineA
         // phase looked would be reset.
         turns++;
         if (server.listening && Date.now() < giveUpAt) {
+          if (accepted === seen && spare !== undefined) cookiesBefore = cookies!.read(); // before the read: outside the gap
           const kernel = accepted === seen ? queue?.read() : undefined;
           if (accepted !== seen || (kernel?.queued ?? 0) > 0) {
             seen = accepted;
@@ -130,13 +134,14 @@ export function stopListening(server: net.Server, acceptQueued = true, deadlineA
             setTimeout(() => setImmediate(turn), HANDSHAKE_POLL_MS);
             return;
           }
-          if (target !== undefined && plugs.length < MAX_PLUGS) {
+          if (spare !== undefined && kernel !== undefined) {
             // Fill the (one-place) queue with our own connection, so that nothing
             // else gets in between the last look and the close (accept-queue-plug.ts).
-            cookies = syncookiesSent();
-            const plug = new AcceptQueuePlug(target);
+            const plug = spare;
+            plug.connect();
             plugs.push(plug);
-            process.nextTick(plugged, plug); // after net.connect()'s own tick, which calls connect(2)
+            spare = undefined;
+            process.nextTick(plugged, plug); // after connect()'s own tick, which calls connect(2)
             return;
           }
         }
@@ -154,12 +159,13 @@ export function stopListening(server: net.Server, acceptQueued = true, deadlineA
           const sealed =
             kernel !== undefined &&
             kernel.handshakes === 0 &&
-            (ours ? kernel.queued === 1 && cookies >= 0 && syncookiesSent() === cookies : kernel.queued === 0);
+            (ours ? kernel.queued === 1 && cookiesBefore >= 0 && cookies!.read() === cookiesBefore : kernel.queued === 0);
           if (kernel !== undefined && !sealed) {
             // Someone else's connection or handshake came first: let it in, with the
             // plug if it got in too, and try again.
             plug.remember();
             if (ours) plug.dispose(); // its FIN completes its handshake if its final ACK met a full queue
+            if (plugs.length < MAX_PLUGS) spare = new AcceptQueuePlug(target!);
             setImmediate(turn);
             return;
           }
@@ -180,6 +186,8 @@ export function stopListening(server: net.Server, acceptQueued = true, deadlineA
         else server.getConnections((error, n) => (!error && n > 0 ? server.once('close', () => resolve()) : resolve()));
         // The listener's close reset the plug's server side (it is never accepted).
         for (const plug of plugs) plug.dispose();
+        spare?.dispose();
+        cookies?.dispose();
         queue?.dispose();
         server.off('connection', count);
         server.off('connection', markPlug);
