@@ -60,4 +60,39 @@ describe.runIf(process.platform === 'linux')('accept-queue reader (Linux)', () =
     expect(acceptQueueReaderAt({ family: 'IPv4', port })).toBeUndefined();
     expect(acceptQueueReader(server)).toBeUndefined(); // not listening: no address
   });
+
+  it('keeps finding its line while other listeners come and go and its own line grows (reads stop at the line)', async () => {
+    const server = net.createServer();
+    await listen(server);
+    (server as unknown as { _handle: { listen(n: number): number } })._handle.listen(511);
+    const reader = acceptQueueReader(server)!;
+    const others: net.Server[] = [];
+    const clients: net.Socket[] = [];
+    try {
+      expect({ ...reader.read() }).toEqual({ queued: 0, handshakes: 0 });
+      // Twenty more listeners: lines before and after ours, in the kernel's hash order.
+      for (let i = 0; i < 20; i++) {
+        const other = net.createServer();
+        await listen(other);
+        others.push(other);
+      }
+      expect({ ...reader.read() }).toEqual({ queued: 0, handshakes: 0 });
+      // Twelve queued connections: the refcount field gains a digit (12 + 1), the line a byte.
+      // Connected without a poll phase in between, so none is accepted meanwhile.
+      const port = (server.address() as net.AddressInfo).port;
+      for (let i = 0; i < 12; i++) clients.push(net.connect(port, '127.0.0.1'));
+      await new Promise<void>((resolve) => process.nextTick(resolve));
+      expect({ ...reader.read() }).toEqual({ queued: 12, handshakes: 0 });
+      for (const other of others.splice(0, 15)) await closeServer(other);
+      // Found again after lines before it went away (meanwhile Node may have accepted some).
+      const after = reader.read();
+      expect(after).toBeDefined();
+      expect(after!.queued).toBeLessThanOrEqual(12);
+    } finally {
+      reader.dispose();
+      for (const c of clients) c.destroy();
+      for (const other of others) await closeServer(other);
+      await closeServer(server);
+    }
+  });
 });

@@ -121,23 +121,20 @@ export interface SyncookieCounter {
  */
 export function syncookieCounter(): SyncookieCounter {
   let fd = -1;
-  let column = -1;
   const buffer = Buffer.allocUnsafe(16_384);
   try {
     fd = openSync('/proc/net/netstat', 'r');
-    const length = readSync(fd, buffer, 0, buffer.length, 0);
-    const text = buffer.toString('latin1', 0, length);
-    const header = text.indexOf('TcpExt:');
-    if (header >= 0) column = text.slice(header, text.indexOf('\n', header)).split(' ').indexOf('SyncookiesSent');
   } catch {
     // Not Linux, or no /proc: no counter.
   }
   const counter: SyncookieCounter = {
     read() {
-      if (fd < 0 || column < 1) return -1;
+      if (fd < 0) return -1;
       try {
         const length = readSync(fd, buffer, 0, buffer.length, 0);
-        return valueAt(buffer, length, column);
+        // SyncookiesSent has been the first TcpExt counter since cookies exist
+        // (snmp4_net_list[], net/ipv4/proc.c): checked on the header line, not assumed.
+        return startsWithAt(buffer, 0, length, HEADER) ? firstValue(buffer, length) : -1;
       } catch {
         return -1;
       }
@@ -157,22 +154,15 @@ export function syncookieCounter(): SyncookieCounter {
 }
 
 const TCP_EXT = Buffer.from('TcpExt:', 'latin1');
+const HEADER = Buffer.from('TcpExt: SyncookiesSent ', 'latin1');
 
-/** The decimal number in `column` of the second line starting "TcpExt:" (the values line); -1 if none. */
-function valueAt(buffer: Buffer, length: number, column: number): number {
-  let seen = 0;
-  let i = 0;
-  while (i < length) {
-    if (startsWithAt(buffer, i, length, TCP_EXT) && ++seen === 2) break;
-    while (i < length && buffer[i] !== 0x0a) i++;
-    i++;
-  }
-  if (seen < 2) return -1;
-  for (let field = 0; field < column; field++) {
-    while (i < length && buffer[i] !== 0x20 && buffer[i] !== 0x0a) i++;
-    if (i >= length || buffer[i] !== 0x20) return -1;
-    i++;
-  }
+/** The number after "TcpExt: " at the start of the line after the first (the values line); -1 if none. */
+function firstValue(buffer: Buffer, length: number): number {
+  // indexOf is native: a byte loop here runs in the interpreter (this code runs once per process).
+  let i = buffer.indexOf(0x0a);
+  if (i < 0 || i >= length || !startsWithAt(buffer, ++i, length, TCP_EXT)) return -1;
+  i += TCP_EXT.length;
+  while (i < length && buffer[i] === 0x20) i++;
   let value = 0;
   let digits = 0;
   for (; i < length && buffer[i]! >= 0x30 && buffer[i]! <= 0x39; i++, digits++) value = value * 10 + (buffer[i]! - 0x30);

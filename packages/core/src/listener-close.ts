@@ -73,6 +73,11 @@ const MAX_PLUGS = 8;
  * the drain need not wait another turn for it; Http1Strategy.deferAll);
  * `closed`: the server too (every connection gone).
  */
+function disposePlugs(plugs: AcceptQueuePlug[], spare: AcceptQueuePlug | undefined): void {
+  for (const plug of plugs) plug.dispose();
+  spare?.dispose();
+}
+
 export function stopListening(server: net.Server, acceptQueued = true, deadlineAt = Infinity): { stopped: Promise<boolean>; closed: Promise<void> } {
   if (!server.listening) return { stopped: Promise.resolve(false), closed: Promise.resolve() };
   if (cluster.isWorker || !acceptQueued) {
@@ -185,8 +190,8 @@ export function stopListening(server: net.Server, acceptQueued = true, deadlineA
         // Closed meanwhile by someone else: its 'close' comes once no connection is left.
         else server.getConnections((error, n) => (!error && n > 0 ? server.once('close', () => resolve()) : resolve()));
         // The listener's close reset the plug's server side (it is never accepted).
-        for (const plug of plugs) plug.dispose();
-        spare?.dispose();
+        // A turn later: the drain starts first (the plug's side sees the reset meanwhile, ignored).
+        if (plugs.length > 0 || spare !== undefined) setImmediate(disposePlugs, plugs, spare);
         cookies?.dispose();
         queue?.dispose();
         server.off('connection', count);
