@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import http from 'node:http';
 import net from 'node:net';
@@ -6,6 +5,7 @@ import { createDrainer } from '@drainkit/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AcceptQueuePlug, plugTarget, syncookieCounter } from '../../packages/core/src/accept-queue-plug.js';
 import { acceptQueueReader } from '../../packages/core/src/accept-queue.js';
+import { holdHandshakes, iptablesUsable } from '../helpers/iptables.js';
 import { closeServer, listen } from '../helpers/net.js';
 
 // Issue 16: a connection that completes its handshake between the listener's last
@@ -156,18 +156,9 @@ describe.runIf(process.platform === 'linux')('the accept-queue plug at the liste
   }, 10_000);
 });
 
-const iptablesUsable = (() => {
-  if (process.platform !== 'linux') return false;
-  try {
-    execFileSync('iptables', ['-w', '-S', 'INPUT'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    console.warn('accept-queue-plug.test.ts (iptables part) skipped: iptables is missing or unusable here (needs root; .ci/run installs it)');
-    return false;
-  }
-})();
+const usable = iptablesUsable('accept-queue-plug.test.ts (iptables part)');
 
-describe.runIf(iptablesUsable)('the accept-queue plug and a handshake under way (Linux, iptables)', () => {
+describe.runIf(usable)('the accept-queue plug and a handshake under way (Linux, iptables)', () => {
   it("a plug that got in beside someone's handshake is accepted but never tracked; the client is answered", async () => {
     const server = http.createServer((req, res) => {
       req.resume();
@@ -179,28 +170,7 @@ describe.runIf(iptablesUsable)('the accept-queue plug and a handshake under way 
     const port = await listen(server);
     // The racer's final ACK and POST are dropped until the rule goes: it stays a handshake under way.
     const localPort = 20_000 + Math.floor(Math.random() * 20_000);
-    const rule = [
-      'INPUT',
-      '-p',
-      'tcp',
-      '-d',
-      '127.0.0.1',
-      '--dport',
-      String(port),
-      '--sport',
-      String(localPort),
-      '--tcp-flags',
-      'SYN,ACK',
-      'ACK',
-      '-j',
-      'DROP',
-    ];
-    execFileSync('iptables', ['-w', '-A', ...rule]);
-    let removed = false;
-    const release = (): void => {
-      if (!removed) execFileSync('iptables', ['-w', '-D', ...rule]);
-      removed = true;
-    };
+    const release = holdHandshakes(port, localPort);
     let racer: ReturnType<typeof postingClient> | undefined;
     const race = raceThePlug(port, 'before', () => (racer = postingClient(port, localPort)));
     try {

@@ -1,10 +1,10 @@
-import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import http from 'node:http';
 import net from 'node:net';
 import { createDrainer } from '@drainkit/core';
 import { describe, expect, it } from 'vitest';
 import { acceptQueueReader } from '../../packages/core/src/accept-queue.js';
+import { holdHandshakes, iptablesUsable } from '../helpers/iptables.js';
 import { closeServer, listen } from '../helpers/net.js';
 
 // Issue 16: closing a listener drops the handshakes under way on it; the client,
@@ -15,30 +15,9 @@ import { closeServer, listen } from '../helpers/net.js';
 // keeps the half-open connection (SYN_RECV) and completes it on the client's
 // retransmission (~200 ms later), if the listener is still open then.
 // Needs iptables and root (.ci/run installs iptables); Linux only.
-const iptablesUsable = (() => {
-  if (process.platform !== 'linux') return false;
-  try {
-    execFileSync('iptables', ['-w', '-S', 'INPUT'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    console.warn('handshake-at-close.test.ts skipped: iptables is missing or unusable here (needs root; .ci/run installs it)');
-    return false;
-  }
-})();
+const usable = iptablesUsable('handshake-at-close.test.ts');
 
-/** Drops every packet to `port` that carries an ACK but no SYN (the handshake's last step and what follows), until removed. */
-function holdHandshakes(port: number): () => void {
-  const rule = ['INPUT', '-p', 'tcp', '-d', '127.0.0.1', '--dport', String(port), '--tcp-flags', 'SYN,ACK', 'ACK', '-j', 'DROP'];
-  execFileSync('iptables', ['-w', '-A', ...rule]);
-  let removed = false;
-  return () => {
-    if (removed) return;
-    removed = true;
-    execFileSync('iptables', ['-w', '-D', ...rule]);
-  };
-}
-
-describe.runIf(iptablesUsable)('shutdown() and a handshake under way at the listener close (Linux, iptables)', () => {
+describe.runIf(usable)('shutdown() and a handshake under way at the listener close (Linux, iptables)', () => {
   it('a connection still in its handshake when shutdown() starts is completed, accepted and answered, not reset', async () => {
     const server = http.createServer((req, res) => {
       req.resume();

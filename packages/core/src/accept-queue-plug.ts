@@ -1,5 +1,6 @@
-import { closeSync, openSync, readSync } from 'node:fs';
+import { openSync, readSync } from 'node:fs';
 import net from 'node:net';
+import { closeQuietly } from './accept-queue.js';
 
 /**
  * Marks an accepted socket that is the server side of one of our own plugs: the
@@ -140,12 +141,7 @@ export function syncookieCounter(): SyncookieCounter {
       }
     },
     dispose() {
-      if (fd < 0) return;
-      try {
-        closeSync(fd);
-      } catch {
-        // Already gone.
-      }
+      closeQuietly(fd);
       fd = -1;
     },
   };

@@ -127,12 +127,7 @@ export function acceptQueueReaderAt(address: Pick<net.AddressInfo, 'family' | 'p
       }
     },
     dispose() {
-      if (fd < 0) return;
-      try {
-        closeSync(fd);
-      } catch {
-        // Already gone.
-      }
+      closeQuietly(fd);
       fd = -1;
     },
   };
@@ -254,4 +249,14 @@ function decimal(buffer: Buffer, start: number, end: number): number {
     value = value * 10 + (c - 0x30);
   }
   return value;
+}
+
+/** Closes a /proc file this module or accept-queue-plug.ts opened; -1 or already closed: nothing. */
+export function closeQuietly(fd: number): void {
+  if (fd < 0) return;
+  try {
+    closeSync(fd);
+  } catch {
+    // Already gone.
+  }
 }
