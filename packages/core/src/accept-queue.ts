@@ -34,8 +34,8 @@ const LISTENER_OWN_REFS = 1;
  * 6.x): three connections queued and none accepted read 3, then 2 after one
  * accept(). Listening sockets come first in those files (the seq file walks the
  * listening hash before the established one), so reading the file's first
- * couple of KiB finds them without the kernel formatting every connection:
- * and, once our line's place is known, the reads stop just past it: the kernel
+ * couple of KiB finds them without the kernel formatting every connection;
+ * and once our line's place is known, the reads stop right at its end: the kernel
  * fills a read by walking its hash tables bucket by bucket, and on a host with
  * few sockets 2 KiB meant walking most of the (mostly empty) established table:
  * 250–280 µs per read on this project's CI machine (Linux 6.18, 2026-12-02),
@@ -55,7 +55,9 @@ const LISTENER_OWN_REFS = 1;
  * it completed. So handshakes = refcount − queued − 1. A passing reference (a
  * packet being processed, `ss` dumping) reads as a handshake for microseconds;
  * a SYN answered with a cookie (net.ipv4.tcp_syncookies, SYN queue full) holds
- * none and stays invisible.
+ * none and stays invisible, and a connection made from one sits in the queue
+ * without a reference, hiding a handshake from the subtraction
+ * (accept-queue-plug.ts syncookieCounter() is how the plug guards against it).
  *
  * The line is the one whose inode is the listening socket's own (fstat of the
  * handle's fd); where the fd is not exposed, the only LISTEN line on the port.
