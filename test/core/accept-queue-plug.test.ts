@@ -156,6 +156,50 @@ describe.runIf(process.platform === 'linux')('the accept-queue plug at the liste
   }, 10_000);
 });
 
+// Node's `reusePort` (22.12+, 23.1+; ignored by Node 20, where the second listen fails).
+const reusePort = (() => {
+  const [major, minor] = process.versions.node.split('.').map(Number) as [number, number];
+  return process.platform === 'linux' && (major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12));
+})();
+
+describe.runIf(reusePort)('the accept-queue plug beside other listeners on the port (SO_REUSEPORT)', () => {
+  it('a plug the kernel gives to another listener on the port is not retried: the listener closes after one', async () => {
+    const server = http.createServer((req, res) => res.end('served'));
+    const drainer = createDrainer(server);
+    server.listen({ port: 0, host: '127.0.0.1', reusePort: true } as net.ListenOptions);
+    await once(server, 'listening');
+    const port = (server.address() as net.AddressInfo).port;
+    // Four siblings: a plug lands in ours one time in five.
+    const siblings: net.Server[] = [];
+    let junk = 0;
+    for (let i = 0; i < 4; i++) {
+      const sibling = net.createServer((socket) => {
+        junk++;
+        socket.destroy();
+      });
+      sibling.listen({ port, host: '127.0.0.1', reusePort: true } as net.ListenOptions);
+      await once(sibling, 'listening');
+      siblings.push(sibling);
+    }
+    let plugs = 0;
+    net.Socket.prototype.connect = function (this: net.Socket, ...args: unknown[]) {
+      if ((args[0] as { port?: number } | undefined)?.port === port) plugs++;
+      return (originalSocketConnect as (...a: unknown[]) => net.Socket).apply(this, args);
+    } as SocketConnect;
+    try {
+      const result = await drainer.shutdown();
+      expect(server.listening).toBe(false);
+      expect(result.total).toBe(0);
+      expect(plugs).toBe(1); // landed elsewhere (the empty read stands) or sealed ours: either way one
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(junk).toBeLessThanOrEqual(1); // a sibling may have seen that one plug, opened and closed
+    } finally {
+      for (const sibling of siblings) await closeServer(sibling);
+      await closeServer(server);
+    }
+  });
+});
+
 const usable = iptablesUsable('accept-queue-plug.test.ts (iptables part)');
 
 describe.runIf(usable)('the accept-queue plug and a handshake under way (Linux, iptables)', () => {

@@ -52,8 +52,9 @@ const MAX_PLUGS = 8;
  * accepted by the kernel and reset with its request; the close resets only the
  * plug. If someone else's connection or handshake got in first, the turns go on
  * (the plug, if it was accepted too, is destroyed and never tracked); after
- * MAX_PLUGS such tries, or where no plug can connect, the listener closes right
- * after a read as before. What can still be lost is a handshake answered with a
+ * MAX_PLUGS such tries, where no plug can connect, or where the plug went to
+ * another listener on the port (SO_REUSEPORT), the listener closes right after
+ * a read as before. What can still be lost is a handshake answered with a
  * SYN cookie before the last read (invisible to it) and anything still under
  * way at the 1 s cap (docs/proxies.md; soak/proxy/restart-ab.mjs measures it).
  * A cluster worker closes at once, as before: the primary owns the accept queue
@@ -158,13 +159,16 @@ export function stopListening(server: net.Server, acceptQueued = true, deadlineA
           const kernel = queue!.read();
           // Sealed by the plug: it is the one queued connection, no handshake is
           // under way, and it was not answered with a SYN cookie (which would hide
-          // a handshake from the read: accept-queue-plug.ts syncookiesSent()). Or the
+          // a handshake from the read: accept-queue-plug.ts syncookieCounter()). Or the
           // plug could not connect at all and the queue reads empty: the close follows
           // that read at once, as without a plug.
+          // Or the plug connected but is not here at all: the kernel gave it to another
+          // listener on the port (SO_REUSEPORT, Node's `reusePort`) or something
+          // intercepted it; plugs cannot work here, and the empty read stands.
           const sealed =
             kernel !== undefined &&
             kernel.handshakes === 0 &&
-            (ours ? kernel.queued === 1 && cookiesBefore >= 0 && cookies!.read() === cookiesBefore : kernel.queued === 0);
+            (ours ? kernel.queued === 0 || (kernel.queued === 1 && cookiesBefore >= 0 && cookies!.read() === cookiesBefore) : kernel.queued === 0);
           if (kernel !== undefined && !sealed) {
             // Someone else's connection or handshake came first: let it in, with the
             // plug if it got in too, and try again.
