@@ -36,11 +36,12 @@ type PeerHandle = { getpeername?: (out: object) => number };
  * exists once its handshake is done: `inet_getname()` answers ENOTCONN in
  * SYN_SENT) and the listener's line (exactly one queued, no handshake under
  * way). Checked on Linux 6.18 with Node 20.20, 22.23, 24.22 and 26.12 (Node
- * calls `connect(2)` a tick after `net.connect()` to an IP address:
+ * calls `connect(2)` a tick after `socket.connect()` to an IP address:
  * lib/net.js lookupAndConnect()): the plug's peer name reads at once, the queue
- * reads 1, and another client's SYN sent then counts one ListenOverflow and gets
- * ECONNREFUSED after its resend once the listener is closed
- * (test/core/accept-queue-plug.test.ts).
+ * reads 1, and another client's SYN sent then stays unanswered (SYN_SENT: the
+ * test/core/accept-queue-plug.test.ts checks) and counts one ListenOverflow; its
+ * resend ~1 s later got ECONNREFUSED from the closed port (a one-off script,
+ * 2026-12-02, Node 20.20).
  */
 export class AcceptQueuePlug {
   readonly socket: net.Socket;
