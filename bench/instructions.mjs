@@ -35,8 +35,9 @@ export const PAIRS = [
   ['express+noop', 'express'],
   ['express+middleware', 'express+noop'],
   ['koa+attach', 'koa'],
+  ['fastify+drainkit', 'fastify'],
 ];
-const ALL = ['bare', 'drainkit', 'http-terminator', 'stoppable', 'express', 'express+drainkit', 'express+attach', 'express+middleware', 'express+noop', 'koa', 'koa+attach'];
+const ALL = ['bare', 'drainkit', 'http-terminator', 'stoppable', 'express', 'express+drainkit', 'express+attach', 'express+middleware', 'express+noop', 'koa', 'koa+attach', 'fastify', 'fastify+drainkit'];
 
 const { values: flags } = parseArgs({
   options: {

@@ -165,29 +165,48 @@ function settleHeap() {
 }
 
 /**
- * When the server asked the kernel for each FIN: every variant ends a connection
- * through its TCP handle's close() (close(2) in the call) or shutdown() (stoppable's
- * end(): libuv's shutdown(2) follows on the next poll). Wrapping both on the TCP
- * handles' prototype (the listener's handle is one) times the FIN train inside the
- * server, without the client process's scheduling that moves the client-side figure.
- * Installed just before the shutdown, the same way for every variant; the listener's
- * own close is left out.
+ * When each FIN left the server: every variant ends a connection through its TCP
+ * handle's close() (libuv's close(2) inside the call: the FIN is sent there) or
+ * shutdown() (stoppable's end(): libuv calls shutdown(2) on a later poll phase and
+ * then the request's oncomplete, so that is when its FIN left). Wrapping both on
+ * the TCP handles' prototype (the listener's handle is one) times the FIN train
+ * inside the server, without the client process's stalls that move the
+ * client-side figure. Installed just before the shutdown, the same way for every
+ * variant; the listener's own close is left out, and a close() after a shutdown()
+ * of the same handle is not a second FIN.
  */
-function probeFins() {
+function probeFins(countUntil = 0) {
   const fins = { calls: 0, first: 0, last: 0 };
+  const sent = (at) => {
+    if (fins.calls++ === 0) fins.first = at;
+    fins.last = at;
+  };
+  // bench/shutdown-instructions.mjs: callgrind dumps its count at the last FIN (marker below).
+  const counted = () => {
+    if (fins.calls === countUntil) os.loadavg();
+  };
   const listener = server._handle;
   const proto = Object.getPrototypeOf(listener);
-  for (const name of ['close', 'shutdown']) {
-    const original = proto[name];
-    proto[name] = function (...args) {
-      if (this !== listener) {
-        const at = wallNow();
-        if (fins.calls++ === 0) fins.first = at;
-        fins.last = at;
-      }
-      return original.apply(this, args);
+  const shutDown = new WeakSet();
+  const close = proto.close;
+  proto.close = function (...args) {
+    const fin = this !== listener && !shutDown.has(this);
+    if (fin) sent(wallNow());
+    const result = close.apply(this, args);
+    if (fin) counted();
+    return result;
+  };
+  const shutdown = proto.shutdown;
+  proto.shutdown = function (req, ...rest) {
+    shutDown.add(this);
+    const oncomplete = req.oncomplete;
+    req.oncomplete = function (...args) {
+      sent(wallNow());
+      counted();
+      return oncomplete.apply(this, args);
     };
-  }
+    return shutdown.call(this, req, ...rest);
+  };
   return fins;
 }
 
@@ -223,8 +242,10 @@ process.on('message', async (message) => {
         reply({ heapUsed: settleHeap(), open: drainer ? drainer.stats().open : undefined });
         break;
       case 'shutdown': {
-        const fins = probeFins();
+        const fins = probeFins(message.countUntilFins ?? 0);
         const startedAt = wallNow();
+        // bench/shutdown-instructions.mjs: callgrind zeroes its count here (marker: see 'count-start').
+        if (message.countUntilFins) os.getPriority();
         await stop();
         const resolvedAt = wallNow();
         // drainkit resolves once every FIN is queued; its sockets then linger for the clients' FINs.

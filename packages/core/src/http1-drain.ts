@@ -2,10 +2,13 @@ import { pauseReading, resumeReading } from './backpressure.js';
 import type { Socket } from 'node:net';
 import { kConnection } from './connection.js';
 import type { Carrier, Connection, DeferringOperation, DrainTask } from './connection.js';
-import { connectionsListOf, messageInProgress } from './message-in-progress.js';
+import { activeMessages, connectionsListOf, messageInProgress } from './message-in-progress.js';
 import type { ProtocolStrategy, StrategyHost } from './strategy.js';
 
 /** Silence beyond its idle grace after which a connection is closed without the lingering close (see deferStart). */
+/** What deferAll() reads off a socket: Node's parser (message-in-progress.ts) and TLS's `encrypted` (Connection.secure). */
+type PassSocket = Socket & { parser?: unknown; encrypted?: boolean };
+
 export const LONG_IDLE_MS = 1_000;
 
 /**
@@ -172,15 +175,40 @@ export class Http1Strategy implements ProtocolStrategy {
    * the pass that only marked them and the loop turn before closeDeferred put the
    * first FIN ~7-13 ms after the shutdown call, against ~4 ms for Node core's
    * closeIdleConnections() (Node 24.22; bench/README.md).
+   *
+   * The checks are closable()'s, written out in the loop with what they share
+   * worked out once: this pass runs once per process, in code that has never run,
+   * so each call and getter in it is interpreted until V8 optimizes the loop.
+   * Through closable() they cost ~10,700 instructions per connection on Node 20.20
+   * (callgrind, 2,000 connections: bench/shutdown-instructions.mjs), a third of
+   * what the whole close costs in user space; written out, ~3,500.
    */
   deferAll(connections: Connection[], operation: DeferringOperation, polled = false): number {
     let count = 0;
     const closeNow = polled && !this.host.isDisposed();
     const now = closeNow ? Date.now() : 0;
+    // Long idle: silent since this instant or before (longIdle()).
+    const idleSince = now - (this.host.settings.idleGraceMs + LONG_IDLE_MS);
+    // headArriving()'s answer for a connection whose parsers Node lists.
+    const arriving = closeNow ? activeMessages(connectionsListOf(this.host.server)) : undefined;
     for (const connection of connections) {
       // What startTask() checks before it asks deferStart().
       if (connection.protocol !== 'http/1.1' || connection.task !== undefined || connection.state === 'closed') continue;
-      if (closeNow && connection.deferredBy === undefined && this.closable(connection, now)) {
+      const socket = connection.socket as PassSocket;
+      if (
+        closeNow &&
+        connection.deferredBy === undefined &&
+        // closable(): long idle, plain TCP, still open, nothing unsent, no head arriving.
+        connection.inFlight === 0 &&
+        connection.held === undefined &&
+        connection.lastActiveAt <= idleSince &&
+        socket.encrypted !== true &&
+        !socket.destroyed &&
+        socket.writableLength === 0 &&
+        !(connection.bytesReadAtIdle >= 0
+          ? socket.bytesRead > connection.bytesReadAtIdle
+          : arriving === undefined || (socket.parser != null && arriving.has(socket.parser)))
+      ) {
         connection.deferredBy = operation;
         connection.state = 'draining';
         connection.socket.destroy();
@@ -199,7 +227,7 @@ export class Http1Strategy implements ProtocolStrategy {
     this.recordClosed(closed, Date.now());
   }
 
-  /** Long-idle, nothing unsent, no head arriving, still open: close(2) loses nothing. */
+  /** Long-idle, nothing unsent, no head arriving, still open: close(2) loses nothing (deferAll writes it out). */
   private closable(connection: Connection, now: number): boolean {
     return !connection.socket.destroyed && this.longIdle(connection, now) && connection.socket.writableLength === 0 && !this.headArriving(connection);
   }

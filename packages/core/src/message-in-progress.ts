@@ -52,6 +52,15 @@ function activeParsers(list: ConnectionsList): Set<unknown> {
 }
 
 /**
+ * The parsers of `list` with a message in progress, for a pass over many
+ * connections (`parser != null && set.has(parser)` is messageInProgress's
+ * answer); undefined when the server has no ConnectionsList.
+ */
+export function activeMessages(list: ConnectionsList | undefined): Set<unknown> | undefined {
+  return list === undefined ? undefined : activeParsers(list);
+}
+
+/**
  * True when the socket's parser has a message in progress (false when Node has
  * freed its parser: nothing more is parsed on it); undefined when the server has
  * no ConnectionsList (the caller falls back).
