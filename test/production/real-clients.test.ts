@@ -75,6 +75,7 @@ describe('real clients through periodic drains, default options', () => {
       expect({ lostByTheServer: outcome.lost - (outcome.clientSide ?? 0), serverSide }).toEqual({ lostByTheServer: 0, serverSide: [] });
       expect(outcome.ok + outcome.lost).toBe(outcome.requests);
       if (outcome.lost > 0) console.log(`[real-clients] Chromium h2: ${outcome.lost} of ${outcome.requests} failed inside the browser after a GOAWAY`, outcome.clientSideWhy);
+      if (outcome.navigationFailures) console.log('[real-clients] Chromium h2: the page load was retried after', outcome.navigationFailures);
     }, 60_000);
   });
 });
