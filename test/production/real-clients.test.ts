@@ -30,6 +30,8 @@ type Outcome = {
   drains: number;
   clientSide?: number;
   clientSideWhy?: Record<string, number>;
+  /** Chromium: page loads retried before the measured fetches (soak/proxy/clients.mjs). */
+  navigationFailures?: string[];
 };
 const run = (client: string, protocol: string): Promise<Outcome> =>
   runClient({ client, protocol, seconds: SECONDS, loops: 32, createDrainer, tls, undici });
