@@ -210,8 +210,8 @@ async function chromiumClient({ origin, ms, loops, h2, tls }) {
     // the server's start: the browser's first connection can meet one (seen once in CI,
     // 2026-12-03: net::ERR_SOCKET_NOT_CONNECTED on an h2 connection drained as it
     // opened, Node 20). Load again, a bounded number of times; the failures are reported
-    // (navigationFailures), and a load the server received and left unanswered still
-    // shows in drainkit's own unanswered count, which the tests check.
+    // (navigationFailures: the HTTP/1.1 test requires none), and a load the server received
+    // and left unanswered still shows in drainkit's own unanswered count, which the tests check.
     const navigationFailures = [];
     for (let attempt = 1; ; attempt++) {
       try {
