@@ -189,7 +189,8 @@ function spkiHash(certPem) {
   return createHash('sha256').update(new X509Certificate(certPem).publicKey.export({ type: 'spki', format: 'der' })).digest('base64');
 }
 
-async function chromiumClient({ origin, ms, loops, h2, tls }) {
+/** Headless Chromium with its own profile (and net log in it); the caller closes the context and removes the profile. */
+async function launchChromium({ h2, tls }) {
   const { chromium } = await import('playwright-core');
   const profile = mkdtempSync(join(tmpdir(), 'drainkit-clients-'));
   const netLog = join(profile, 'netlog.json');
@@ -203,6 +204,56 @@ async function chromiumClient({ origin, ms, loops, h2, tls }) {
     ignoreHTTPSErrors: h2 && !tls,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', `--log-net-log=${netLog}`, ...trust],
   });
+  return { context, profile, netLog };
+}
+
+/**
+ * Page loads over HTTP/2 (TLS) on sessions drained as they open: every new
+ * session's drain starts right after the server's 'session' event, before the
+ * browser's request can have arrived. `drainWith: 'node'` closes each new session
+ * with Node's own `session.close()` instead, for a side-by-side baseline.
+ * Resolves { loads, ok, failed: { message: count }, drains, unanswered }.
+ */
+export async function chromiumLoadsOnFreshDrains({ createDrainer, tls, loads = 6, drainWith = 'drainkit', drainerOptions }) {
+  const withDrainkit = drainWith === 'drainkit';
+  const ctx = await startServer({ protocol: 'h2', createDrainer: withDrainkit ? createDrainer : undefined, drainerOptions, tls });
+  let drains = 0;
+  const pending = [];
+  ctx.server.on('session', (session) => {
+    drains++;
+    setImmediate(() => {
+      if (withDrainkit) pending.push(ctx.drainer.drain(undefined, { reason: 'fresh-session' }));
+      else session.close();
+    });
+  });
+  const { context, profile } = await launchChromium({ h2: true, tls });
+  const failed = {};
+  let ok = 0;
+  try {
+    const page = context.pages()[0] ?? (await context.newPage());
+    for (let i = 0; i < loads; i++) {
+      try {
+        const response = await page.goto(`${ctx.origin}/?load=${i}`, { timeout: 10_000 });
+        if (response?.status() === 200 && (await response.text()).includes('<title>clients</title>')) ok++;
+        else failed[`status ${response?.status()}`] = (failed[`status ${response?.status()}`] ?? 0) + 1;
+      } catch (error) {
+        // Playwright names the URL; the net error is what differs.
+        const why = String(error?.message ?? error).split('\n')[0].replace(/ at https?:\S+/, '').replace(/"https?:[^"]*"/g, 'URL');
+        failed[why] = (failed[why] ?? 0) + 1;
+      }
+    }
+  } finally {
+    await context.close();
+    rmSync(profile, { recursive: true, force: true });
+    await Promise.allSettled(pending);
+    if (withDrainkit) await ctx.drainer.shutdown({ timeoutMs: 2_000 });
+    else ctx.server.close();
+  }
+  return { loads, ok, failed, drains, unanswered: withDrainkit ? ctx.drainer.stats().unanswered : undefined };
+}
+
+async function chromiumClient({ origin, ms, loops, h2, tls }) {
+  const { context, profile, netLog } = await launchChromium({ h2, tls });
   let counts;
   try {
     const page = context.pages()[0] ?? (await context.newPage());

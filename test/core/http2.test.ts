@@ -323,3 +323,53 @@ describe('HTTP/2 graceful drain: two-step GOAWAY (RFC 9113 §6.8)', () => {
     expect(c.errors).toEqual([]);
   });
 });
+
+describe("HTTP/2: a new session's first stream (idleGraceMs)", () => {
+  async function freshSession(options: DrainerOptions) {
+    const f = await setup({ goawayPingTimeoutMs: 5_000, ...options });
+    const c = await raw(f.port);
+    await until(() => f.drainer.connections().length === 1, 5_000, 'the session to be tracked');
+    return { f, c, id: onlyConnection(f.drainer) };
+  }
+
+  it('waits for the stream the client connected for, serves it, then goes away', async () => {
+    // A GOAWAY first would leave nghttp2 reading nothing more: the request would be
+    // refused, and Chromium fails a navigation on it (docs/protocols.md).
+    const { f, c, id } = await freshSession({ idleGraceMs: 5_000 });
+    const draining = f.drainer.drainConnection(id);
+    // Time is the subject: no GOAWAY while the first stream may still come.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(c.goaways).toEqual([]);
+    const first = c.request('/first');
+    const result = await draining;
+    await c.closed;
+    expect(f.calls).toEqual(['/first']);
+    expect(c.streams.get(first)).toMatchObject({ status200: true, data: 'ok /first', ended: true, rstCode: undefined });
+    expect(c.goaways[0]).toEqual({ lastStreamId: MAX_STREAM_ID, errorCode: NGHTTP2_NO_ERROR });
+    expect(c.goaways.at(-1)).toEqual({ lastStreamId: first, errorCode: NGHTTP2_NO_ERROR });
+    expect(result).toMatchObject({ forced: false, completedRequests: 1, droppedRequests: 0 });
+    expect(result.durationMs).toBeLessThan(5_000);
+  });
+
+  it('goes away once idleGraceMs has passed since the session opened when no stream comes', async () => {
+    const { f, c, id } = await freshSession({ idleGraceMs: 300 });
+    const startedAt = Date.now();
+    const result = await f.drainer.drainConnection(id);
+    await c.closed;
+    expect(Date.now() - startedAt).toBeGreaterThanOrEqual(200);
+    expect(Date.now() - startedAt).toBeLessThan(2_000);
+    expect(c.goaways[0]).toEqual({ lastStreamId: MAX_STREAM_ID, errorCode: NGHTTP2_NO_ERROR });
+    expect(result).toMatchObject({ forced: false, completedRequests: 0 });
+    expect(c.error).toBeUndefined();
+  });
+
+  it('with idleGraceMs: 0 sends the first GOAWAY at once, as before', async () => {
+    const { f, c, id } = await freshSession({ idleGraceMs: 0 });
+    const startedAt = Date.now();
+    const draining = f.drainer.drainConnection(id);
+    await c.waitFor(() => c.goaways.length >= 1, 'first GOAWAY');
+    expect(Date.now() - startedAt).toBeLessThan(200);
+    expect(c.goaways[0]).toEqual({ lastStreamId: MAX_STREAM_ID, errorCode: NGHTTP2_NO_ERROR });
+    expect(await draining).toMatchObject({ forced: false, completedRequests: 0 });
+  });
+});

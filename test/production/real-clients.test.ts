@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as undici from 'undici';
 import { createDrainer } from '@drainkit/core';
 // @ts-expect-error: a plain .mjs module shared with the soak (soak/proxy/clients-run.mjs)
-import { hasChromium, runClient } from '../../soak/proxy/clients.mjs';
+import { chromiumLoadsOnFreshDrains, hasChromium, runClient } from '../../soak/proxy/clients.mjs';
 import { testCertificate } from '../helpers/tls.js';
 
 // Issue 16 item 5: real pooled clients through `drain()` of every connection
@@ -80,6 +80,16 @@ describe('real clients through periodic drains, default options', () => {
       expect(outcome.ok + outcome.lost).toBe(outcome.requests);
       if (outcome.lost > 0) console.log(`[real-clients] Chromium h2: ${outcome.lost} of ${outcome.requests} failed inside the browser after a GOAWAY`, outcome.clientSideWhy);
       if (outcome.navigationFailures) console.log('[real-clients] Chromium h2: the page load was retried after', outcome.navigationFailures);
+    }, 60_000);
+
+    // A session drained as it opens waits for its first stream (idleGraceMs) and
+    // serves it. With the GOAWAY sent at once, as Node's own session.close() does,
+    // every one of these loads failed (ERR_HTTP2_SERVER_REFUSED_STREAM,
+    // ERR_SOCKET_NOT_CONNECTED): docs/protocols.md.
+    it('HTTP/2 (TLS, ALPN h2): a page load on a session drained as it opens is served', async () => {
+      const outcome = await chromiumLoadsOnFreshDrains({ createDrainer, tls, loads: 4 });
+      expect(outcome.drains).toBeGreaterThanOrEqual(4);
+      expect({ ok: outcome.ok, failed: outcome.failed, unanswered: outcome.unanswered }).toEqual({ ok: 4, failed: {}, unanswered: 0 });
     }, 60_000);
   });
 });

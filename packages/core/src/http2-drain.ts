@@ -46,6 +46,30 @@ export class Http2Strategy implements ProtocolStrategy {
       connection.socket.end();
       return;
     }
+    // A session whose first stream has not arrived yet, opened less than
+    // idleGraceMs ago: its client is about to send the request it connected
+    // for. The first GOAWAY waits for that stream (or the grace's end), as an
+    // HTTP/1.1 connection waits for its first request: a GOAWAY now leaves
+    // nghttp2 reading nothing more, and that request would be refused. Chromium
+    // resends a refused stream only on a new connection, so a navigation
+    // meeting a drain failed with ERR_HTTP2_SERVER_REFUSED_STREAM (measured:
+    // docs/protocols.md).
+    if (connection.lastStreamId === 0 && connection.inFlight === 0) {
+      const graceUntil = connection.lastActiveAt + this.host.settings.idleGraceMs;
+      if (now < graceUntil) {
+        task.wakeAt = graceUntil;
+        return;
+      }
+    }
+    this.firstGoaway(connection, task, now);
+  }
+
+  private firstGoaway(connection: Connection, task: DrainTask, now: number): void {
+    const session = connection.session;
+    if (!session || session.destroyed) {
+      connection.socket.end();
+      return;
+    }
     task.goawayPhase = 1;
     const pingTimeoutMs = this.host.settings.goawayPingTimeoutMs;
     // Idle: once the first GOAWAY is out nothing more is read (see above).
@@ -61,6 +85,12 @@ export class Http2Strategy implements ProtocolStrategy {
   }
 
   advance(connection: Connection, task: DrainTask, now: number): void {
+    if (task.goawayPhase === 0) {
+      // In the first stream's grace (begin): it arrived (http2-streams.ts), or the grace is over.
+      if (connection.lastStreamId === 0 && now < task.wakeAt) return;
+      this.firstGoaway(connection, task, now);
+      return;
+    }
     if (task.goawayPhase === 1) {
       // The last open stream closed before the PING ACK was read: soon nothing more will be read.
       if (connection.inFlight === 0 && task.wakeAt > now + LAST_STREAM_SETTLE_MS) task.wakeAt = now + LAST_STREAM_SETTLE_MS;

@@ -76,6 +76,8 @@ export function onStream(core: DrainerCore, stream: ServerHttp2Stream, headers: 
   connection.state = task ? 'draining' : 'active';
   (stream as Carrier)[kConnection] = connection;
   stream.on('close', core.onStreamClose);
+  // A drain waiting for the session's first stream (http2-drain.ts begin): here it is, GOAWAY now.
+  if (task && task.goawayPhase === 0) advance(core, task, Date.now());
   retireIfDue(core, connection);
   return core.originalEmit.call(core.server, 'stream', stream, headers, flags, rawHeaders);
 }
