@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import http2 from 'node:http2';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -62,6 +63,36 @@ const poll = setInterval(() => {
   socket.on('close', () => { console.log(data.split('\\r\\n')[0] + ' | ' + data.split('\\r\\n\\r\\n')[1]); process.exit(0); });
 }, 1);
 setTimeout(() => { console.log('timeout'); process.exit(0); }, 10000).unref();
+`;
+
+// HTTP/2 (h2c): `count` sessions, each POSTs once; the marker is written once all are connected (and have written).
+const H2_CLIENT = `
+const http2 = require('node:http2');
+const fs = require('node:fs');
+const [port, marker, count] = process.argv.slice(1);
+let connected = 0;
+let open = Number(count);
+const lines = [];
+for (let i = 0; i < Number(count); i++) {
+  const session = http2.connect('http://127.0.0.1:' + port);
+  session.on('error', () => {});
+  session.on('connect', () => { if (++connected === Number(count)) setTimeout(() => fs.writeFileSync(marker, 'written'), 50); });
+  const req = session.request({ ':path': '/work', ':method': 'POST' });
+  let status;
+  let body = '';
+  req.setEncoding('utf8');
+  req.on('response', (headers) => (status = headers[':status']));
+  req.on('data', (chunk) => (body += chunk));
+  const finish = (line) => {
+    lines.push(line);
+    session.close();
+    if (--open === 0) { console.log(lines.sort().join('\\n')); process.exit(0); }
+  };
+  req.on('error', (error) => finish('error ' + (error.code || error.message)));
+  req.on('end', () => finish(status + ' | ' + body));
+  req.end('hi');
+}
+setTimeout(() => { console.log(lines.join('\\n') + '\\ntimeout'); process.exit(0); }, 10000).unref();
 `;
 
 const dirs: string[] = [];
@@ -127,6 +158,29 @@ describe('shutdown() and the kernel accept queue', () => {
     expect(lines).toEqual(Array.from({ length: 8 }, () => 'HTTP/1.1 200 OK | served'));
     expect({ total: result.total, closed: result.closed, forced: result.forced }).toEqual({ total: 8, closed: 8, forced: 0 });
     expect(unanswered).toBe(0);
+  }, 30_000);
+
+  it('HTTP/2 too: sessions queued by the kernel (request written) when shutdown() starts are accepted and answered, not reset', async () => {
+    // Until 2026-12-03 an HTTP/2 listener closed at once: all 4 were reset (ECONNRESET), POSTs lost.
+    const server = http2.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => res.end('served'));
+    });
+    const drainer = createDrainer(server);
+    const port = await listen(server);
+    const dir = mkdtempSync(join(tmpdir(), 'drainkit-accept-'));
+    dirs.push(dir);
+    const marker = join(dir, 'written');
+    const { out, exited } = spawnClient(H2_CLIENT, [String(port), marker, '4']);
+    expect(blockUntilExists(marker, 15_000)).toBe(true);
+    const report = drainer.shutdown();
+    expect(server.listening).toBe(true);
+    await exited;
+    const result = await report;
+    expect(out.text.trim().split('\n')).toEqual(Array.from({ length: 4 }, () => '200 | served'));
+    expect(result.forced).toBe(0);
+    expect(drainer.stats().unanswered).toBe(0);
+    await closeServer(server);
   }, 30_000);
 
   it('a connection queued while the loop runs callbacks after its last look at the listener is accepted, not reset at the close', async () => {

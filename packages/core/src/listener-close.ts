@@ -62,10 +62,10 @@ const MAX_PLUGS = 8;
  * and until the worker's close reaches it, it would keep handing this worker new
  * connections that a drain with `idleGraceMs: 0` closes at once (a client's first
  * request crossing the FIN: test/production/cluster.test.ts on Node 26).
- * An HTTP/2 server (`acceptQueued` false) closes at once too: a session accepted
- * after the drain began gets its GOAWAY at once and, with no stream open, Node
- * reads nothing more, so its first streams are refused anyway; closing at once
- * refuses the connection instead, which clients retry as readily.
+ * HTTP/2 servers too: an h2 session accepted from the queue waits for its first
+ * stream before its GOAWAY (http2-drain.ts) and serves it. Until 2026-12-03 they
+ * closed at once, which reset every queued session with the request its client
+ * had written on it (test/core/accept-queue.test.ts: 4 of 4 POSTs, ECONNRESET).
  *
  * `net.Server.prototype.close`, not `http.Server`'s: that one also closes idle
  * connections (Node ≥ 19), which would reset connections drainkit is closing
@@ -79,9 +79,9 @@ function disposePlugs(plugs: AcceptQueuePlug[], spare: AcceptQueuePlug | undefin
   spare?.dispose();
 }
 
-export function stopListening(server: net.Server, acceptQueued = true, deadlineAt = Infinity): { stopped: Promise<boolean>; closed: Promise<void> } {
+export function stopListening(server: net.Server, deadlineAt = Infinity): { stopped: Promise<boolean>; closed: Promise<void> } {
   if (!server.listening) return { stopped: Promise.resolve(false), closed: Promise.resolve() };
-  if (cluster.isWorker || !acceptQueued) {
+  if (cluster.isWorker) {
     const closed = new Promise<void>((resolve) => net.Server.prototype.close.call(server, () => resolve()));
     return { stopped: Promise.resolve(false), closed };
   }

@@ -88,7 +88,7 @@ async function runShutdown(core: DrainerCore, settings: OperationSettings, delay
   // close (a few loop turns, at most 1 s) the proxy keeps using its pooled connections.
   // Rolling restarts behind nginx and HAProxy without health checks: 14 and 3 lost in 48
   // restarts with the drain started first, 0 and 0 this way (docs/proxies.md).
-  const { stopped: listenerStopped, closed: listenerClosed } = stopListening(core.server, !core.isHttp2, core.shutdownDeadlineAt);
+  const { stopped: listenerStopped, closed: listenerClosed } = stopListening(core.server, core.shutdownDeadlineAt);
   const polled = await listenerStopped;
   core.listenerStopped = true;
   diagnostics.phase('listener-closed');

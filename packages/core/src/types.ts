@@ -118,6 +118,9 @@ export interface DrainerOptions {
    * open until this much time has passed since its last activity, so a pooled
    * client reusing it at that instant is served instead of reset. Default 1 000 ms
    * (a shutdown waits at most that much longer; docs/proxies.md says why).
+   * HTTP/2: a session whose first stream has not arrived, opened less than this
+   * long ago, gets its first GOAWAY once that stream arrives (and is served) or
+   * the time is up; 0 sends it at once.
    */
   idleGraceMs?: number;
   /**
