@@ -260,9 +260,9 @@ async function chromiumClient({ origin, ms, loops, h2, tls }) {
     // The page load is set-up, not a measured request, and the periodic drains run from
     // the server's start: the browser's first connection can meet one (seen once in CI,
     // 2026-12-03: net::ERR_SOCKET_NOT_CONNECTED on an h2 connection drained as it
-    // opened, Node 20). Load again, a bounded number of times; the failures are reported
-    // (navigationFailures: the HTTP/1.1 test requires none), and a load the server received
-    // and left unanswered still shows in drainkit's own unanswered count, which the tests check.
+    // opened, Node 20; since 78a7281 such a session waits for its first stream).
+    // Load again, a bounded number of times, so the measured part still runs; the
+    // failures are reported (navigationFailures), and the tests require none.
     const navigationFailures = [];
     for (let attempt = 1; ; attempt++) {
       try {
