@@ -15,13 +15,23 @@ import { closeServer, listen, RawClient } from '../helpers/net.js';
 // written. The client runs in another process, so that it connects and writes
 // its request while this process is busy: the connection is queued by the
 // kernel and not yet accepted by Node when shutdown() starts.
-const CLIENT = `
-const net = require('node:net');
+/** A client script: `count` connections, each reporting one line through report(); all lines printed, sorted, once every one reported. */
+const clientScript = (connections: string): string => `
 const fs = require('node:fs');
 const [port, marker, count] = process.argv.slice(1);
-let written = 0;
 let open = Number(count);
 const lines = [];
+const report = (line) => {
+  lines.push(line);
+  if (--open === 0) { console.log(lines.sort().join('\\n')); process.exit(0); }
+};
+${connections}
+setTimeout(() => { console.log(lines.join('\\n') + '\\ntimeout'); process.exit(0); }, 10000).unref();
+`;
+
+const CLIENT = clientScript(`
+const net = require('node:net');
+let written = 0;
 for (let i = 0; i < Number(count); i++) {
   const socket = net.connect(Number(port), '127.0.0.1', () => {
     socket.write('POST /work HTTP/1.1\\r\\nHost: x\\r\\nContent-Length: 2\\r\\n\\r\\nhi', () => {
@@ -33,16 +43,36 @@ for (let i = 0; i < Number(count); i++) {
   const finish = (line) => {
     if (done) return;
     done = true;
-    lines.push(line);
-    if (--open === 0) { console.log(lines.sort().join('\\n')); process.exit(0); }
+    report(line);
   };
   socket.setEncoding('utf8');
   socket.on('data', (chunk) => (data += chunk));
   socket.on('error', (error) => finish('error ' + error.code));
   socket.on('close', () => finish(data.split('\\r\\n')[0] + ' | ' + data.split('\\r\\n\\r\\n')[1]));
-}
-setTimeout(() => { console.log(lines.join('\\n') + '\\ntimeout'); process.exit(0); }, 10000).unref();
-`;
+}`);
+
+// HTTP/2 (h2c): each session POSTs once; the marker is written once all are connected (and have written).
+const H2_CLIENT = clientScript(`
+const http2 = require('node:http2');
+let connected = 0;
+for (let i = 0; i < Number(count); i++) {
+  const session = http2.connect('http://127.0.0.1:' + port);
+  session.on('error', () => {});
+  session.on('connect', () => { if (++connected === Number(count)) setTimeout(() => fs.writeFileSync(marker, 'written'), 50); });
+  const req = session.request({ ':path': '/work', ':method': 'POST' });
+  let status;
+  let body = '';
+  req.setEncoding('utf8');
+  req.on('response', (headers) => (status = headers[':status']));
+  req.on('data', (chunk) => (body += chunk));
+  const finish = (line) => {
+    session.close();
+    report(line);
+  };
+  req.on('error', (error) => finish('error ' + (error.code || error.message)));
+  req.on('end', () => finish(status + ' | ' + body));
+  req.end('hi');
+}`);
 
 // Connects and writes a POST once `go` exists (polled: this process is blocked meanwhile).
 const LATE_CLIENT = `
@@ -63,36 +93,6 @@ const poll = setInterval(() => {
   socket.on('close', () => { console.log(data.split('\\r\\n')[0] + ' | ' + data.split('\\r\\n\\r\\n')[1]); process.exit(0); });
 }, 1);
 setTimeout(() => { console.log('timeout'); process.exit(0); }, 10000).unref();
-`;
-
-// HTTP/2 (h2c): `count` sessions, each POSTs once; the marker is written once all are connected (and have written).
-const H2_CLIENT = `
-const http2 = require('node:http2');
-const fs = require('node:fs');
-const [port, marker, count] = process.argv.slice(1);
-let connected = 0;
-let open = Number(count);
-const lines = [];
-for (let i = 0; i < Number(count); i++) {
-  const session = http2.connect('http://127.0.0.1:' + port);
-  session.on('error', () => {});
-  session.on('connect', () => { if (++connected === Number(count)) setTimeout(() => fs.writeFileSync(marker, 'written'), 50); });
-  const req = session.request({ ':path': '/work', ':method': 'POST' });
-  let status;
-  let body = '';
-  req.setEncoding('utf8');
-  req.on('response', (headers) => (status = headers[':status']));
-  req.on('data', (chunk) => (body += chunk));
-  const finish = (line) => {
-    lines.push(line);
-    session.close();
-    if (--open === 0) { console.log(lines.sort().join('\\n')); process.exit(0); }
-  };
-  req.on('error', (error) => finish('error ' + (error.code || error.message)));
-  req.on('end', () => finish(status + ' | ' + body));
-  req.end('hi');
-}
-setTimeout(() => { console.log(lines.join('\\n') + '\\ntimeout'); process.exit(0); }, 10000).unref();
 `;
 
 const dirs: string[] = [];
