@@ -107,12 +107,13 @@ function blockUntilExists(marker: string, timeoutMs: number): boolean {
   return false;
 }
 
-/** A drained server that answers 'served' to each request, and a temp dir for marker files. */
-async function servedSetup() {
-  const server = http.createServer((req, res) => {
+/** A drained server (HTTP/1.1, or h2c) that answers 'served' to each request, and a temp dir for marker files. */
+async function servedSetup(kind: 'http' | 'h2c' = 'http') {
+  const serve = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse): void => {
     req.resume();
     req.on('end', () => res.end('served'));
-  });
+  };
+  const server = kind === 'http' ? http.createServer(serve) : http2.createServer(serve);
   const drainer = createDrainer(server);
   const port = await listen(server);
   const dir = mkdtempSync(join(tmpdir(), 'drainkit-accept-'));
@@ -162,14 +163,7 @@ describe('shutdown() and the kernel accept queue', () => {
 
   it('HTTP/2 too: sessions queued by the kernel (request written) when shutdown() starts are accepted and answered, not reset', async () => {
     // Until 2026-12-03 an HTTP/2 listener closed at once: all 4 were reset (ECONNRESET), POSTs lost.
-    const server = http2.createServer((req, res) => {
-      req.resume();
-      req.on('end', () => res.end('served'));
-    });
-    const drainer = createDrainer(server);
-    const port = await listen(server);
-    const dir = mkdtempSync(join(tmpdir(), 'drainkit-accept-'));
-    dirs.push(dir);
+    const { server, drainer, port, dir } = await servedSetup('h2c');
     const marker = join(dir, 'written');
     const { out, exited } = spawnClient(H2_CLIENT, [String(port), marker, '4']);
     expect(blockUntilExists(marker, 15_000)).toBe(true);
