@@ -363,6 +363,15 @@ describe("HTTP/2: a new session's first stream (idleGraceMs)", () => {
     expect(c.error).toBeUndefined();
   });
 
+  it('ends the wait before a short timeoutMs, so a session with nothing to lose is not reported forced', async () => {
+    const { f, c, id } = await freshSession({ idleGraceMs: 5_000 });
+    const result = await f.drainer.drainConnection(id, { timeoutMs: 300 });
+    await c.closed;
+    expect(result).toMatchObject({ forced: false, completedRequests: 0 });
+    expect(result.durationMs).toBeGreaterThanOrEqual(150);
+    expect(c.goaways[0]).toEqual({ lastStreamId: MAX_STREAM_ID, errorCode: NGHTTP2_NO_ERROR });
+  });
+
   it('with idleGraceMs: 0 sends the first GOAWAY at once, as before', async () => {
     const { f, c, id } = await freshSession({ idleGraceMs: 0 });
     const startedAt = Date.now();

@@ -18,6 +18,12 @@ const IDLE_SETTLE_MS = 10;
  * may still read while it flushes the last response.
  */
 const LAST_STREAM_SETTLE_MS = 100;
+/**
+ * A new session's wait for its first stream ends at least this long before the
+ * drain's deadline: time for both GOAWAYs (IDLE_SETTLE_MS apart) and the close,
+ * so that a short `timeoutMs` does not cut a session that had nothing to lose.
+ */
+const FIRST_STREAM_DEADLINE_MARGIN_MS = 50;
 
 /**
  * HTTP/2: the graceful two-step GOAWAY of RFC 9113 §6.8, as Cowboy, Envoy and
@@ -54,14 +60,17 @@ export class Http2Strategy implements ProtocolStrategy {
     // resends a refused stream only on a new connection, so a navigation
     // meeting a drain failed with ERR_HTTP2_SERVER_REFUSED_STREAM (measured:
     // docs/protocols.md).
-    if (connection.lastStreamId === 0 && connection.inFlight === 0) {
-      const graceUntil = connection.lastActiveAt + this.host.settings.idleGraceMs;
-      if (now < graceUntil) {
-        task.wakeAt = graceUntil;
-        return;
-      }
-    }
+    if (connection.inFlight === 0 && this.awaitFirstStream(connection, task, now)) return;
     this.firstGoaway(connection, task, now);
+  }
+
+  /** True (and the task's wake set) while a session that has had no stream waits for its first. */
+  private awaitFirstStream(connection: Connection, task: DrainTask, now: number): boolean {
+    if (connection.lastStreamId !== 0) return false;
+    const until = Math.min(connection.lastActiveAt + this.host.settings.idleGraceMs, task.deadlineAt - FIRST_STREAM_DEADLINE_MARGIN_MS);
+    if (now >= until) return false;
+    task.wakeAt = until;
+    return true;
   }
 
   private firstGoaway(connection: Connection, task: DrainTask, now: number): void {
@@ -87,8 +96,7 @@ export class Http2Strategy implements ProtocolStrategy {
   advance(connection: Connection, task: DrainTask, now: number): void {
     if (task.goawayPhase === 0) {
       // In the first stream's grace (begin): it arrived (http2-streams.ts), or the grace is over.
-      if (connection.lastStreamId === 0 && now < task.wakeAt) return;
-      this.firstGoaway(connection, task, now);
+      if (!this.awaitFirstStream(connection, task, now)) this.firstGoaway(connection, task, now);
       return;
     }
     if (task.goawayPhase === 1) {
