@@ -57,7 +57,9 @@ describe('drain(filter, { spreadMs })', () => {
     const { drainer, startTimes } = await idleConnections(10);
     const startedAt = Date.now();
     await drainer.drain(undefined, {});
-    expect(Math.max(...startTimes) - startedAt).toBeLessThan(30);
+    // In one pass: together (a spread would put 500 ms between the first and the last), and in the call.
+    expect(Math.max(...startTimes) - Math.min(...startTimes)).toBeLessThan(30);
+    expect(Math.min(...startTimes) - startedAt).toBeLessThan(100);
   });
 
   it('combines with concurrency: never more than `concurrency` draining, still spread', async () => {
@@ -80,7 +82,8 @@ describe('drain(filter, { spreadMs })', () => {
     const startedAt = Date.now();
     const report = await drainer.shutdown();
     expect(report.closed).toBe(5);
-    expect(Math.max(...startTimes) - startedAt).toBeLessThan(30);
+    // In one pass, once the listener is closed (a few loop turns: 44 ms after the call once on a loaded CI box).
+    expect(Math.max(...startTimes) - Math.min(...startTimes)).toBeLessThan(30);
   });
 
   it('rejects a negative spreadMs with a DrainError', async () => {
