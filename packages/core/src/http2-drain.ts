@@ -48,6 +48,11 @@ export class Http2Strategy implements ProtocolStrategy {
 
   begin(connection: Connection, task: DrainTask, now: number): void {
     const session = connection.session;
+    // No session yet: tracked at 'connection' / 'secureConnection' before Node's
+    // http2 listener made it, and joining a shutdown in that call (a TLS handshake
+    // that ended after the listener closed). Its first stream is waited for the
+    // same way; an end() here cancelled the request its client had written.
+    if (session === undefined && !connection.socket.destroyed && this.awaitFirstStream(connection, task, now)) return;
     if (!session || session.destroyed) {
       connection.socket.end();
       return;
