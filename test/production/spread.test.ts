@@ -79,7 +79,6 @@ describe('drain(filter, { spreadMs })', () => {
 
   it('shutdown drains everything at once (spreading is for batch drains)', async () => {
     const { drainer, startTimes } = await idleConnections(5);
-    const startedAt = Date.now();
     const report = await drainer.shutdown();
     expect(report.closed).toBe(5);
     // In one pass, once the listener is closed (a few loop turns: 44 ms after the call once on a loaded CI box).
