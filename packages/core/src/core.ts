@@ -84,6 +84,8 @@ export class DrainerCore {
   shutdownDeadlineAt = Infinity;
   /** TLS servers: raw sockets still in their handshake (untracked.ts); a shutdown closes them at its deadline. */
   readonly handshaking = new Set<Socket>();
+  /** Called when the last TLS handshake under way ends, while a shutdown waits for it (tls-handshakes.ts). */
+  handshakesSettled: (() => void) | undefined = undefined;
   /**
    * False when the server was neither listening nor holding a connection when
    * the drainer attached: every connection since came through 'connection' (or a

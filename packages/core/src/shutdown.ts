@@ -6,6 +6,7 @@ import { DrainOperation } from './drain.js';
 import type { OperationSettings } from './drain.js';
 import { DrainError, DrainErrorCodes, describeValue } from './errors.js';
 import { stopListening } from './listener-close.js';
+import { handshakesSettled } from './tls-handshakes.js';
 import { checkKnownKeys, checkObject, durationOption, stringOption } from './options.js';
 import { stopAgeSweep } from './retirement.js';
 import { withTimeout } from './timeout.js';
@@ -103,6 +104,9 @@ async function runShutdown(core: DrainerCore, settings: OperationSettings, delay
   // (`polled`), else a check phase later, after http1-drain.ts closeDeferred.
   if (!polled) await new Promise<void>((resolve) => setImmediate(resolve));
   adoptUntracked(core);
+  // Connections accepted from the kernel's queue over TLS end their handshakes after
+  // the listener closed: they join this drain (and its report) once they do.
+  await handshakesSettled(core, core.shutdownDeadlineAt);
   operation.seal(Date.now());
   const report = await running;
   core.shutdownOperation = undefined;

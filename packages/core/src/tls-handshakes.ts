@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import type { DrainerCore } from './core.js';
+import { withTimeout } from './timeout.js';
 
 /**
  * TLS servers: a connection is tracked from 'secureConnection', once its
@@ -15,12 +16,36 @@ export function rawTlsConnectionListener(core: DrainerCore): (socket: Socket) =>
     if (core.disposed) return;
     core.handshaking.add(socket);
     // One listener per connection, removed with the socket: not one per request.
-    socket.once('close', () => core.handshaking.delete(socket));
+    socket.once('close', () => forget(core, socket));
   };
 }
 
 /** The handshake is over: from now on the TLSSocket is the tracked one. */
 export function handshakeDone(core: DrainerCore, tlsSocket: Socket): void {
   const raw = (tlsSocket as Socket & { _parent?: unknown })._parent;
-  if (raw !== undefined && raw !== null) core.handshaking.delete(raw as Socket);
+  if (raw !== undefined && raw !== null) forget(core, raw as Socket);
+}
+
+function forget(core: DrainerCore, raw: Socket): void {
+  if (core.handshaking.delete(raw) && core.handshaking.size === 0) core.handshakesSettled?.();
+}
+
+/**
+ * Resolves once no TLS handshake is under way, or at `deadlineAt`. A shutdown
+ * waits for it before it seals its drain: a connection the listener accepted
+ * from the kernel's queue ends its handshake a few ms after the listener
+ * closed, and then joins the drain and its report instead of draining on its
+ * own. Resolved from the set's last delete, which runs before the connection
+ * is tracked ('secureConnection'); the awaiting code runs a microtask later.
+ */
+export function handshakesSettled(core: DrainerCore, deadlineAt: number): Promise<unknown> {
+  if (core.handshaking.size === 0) return Promise.resolve();
+  const settled = new Promise<void>((resolve) => {
+    core.handshakesSettled = resolve;
+  });
+  const ms = deadlineAt - Date.now();
+  // No timer without a deadline (setTimeout would fire an Infinity at once).
+  return (Number.isFinite(ms) ? withTimeout(settled, ms) : settled).finally(() => {
+    core.handshakesSettled = undefined;
+  });
 }
