@@ -11,9 +11,11 @@
 //        [--requests 2000] [--warmup 6000] [--connections 1] [--tolerance 0.005] [--max-windows 10]
 //        [--node-args='--single-threaded --hash-seed=1 --random-seed=1 --min-semi-space-size=16 --max-semi-space-size=16 --no-memory-reducer'] [--aslr] [--keep] [--no-write]
 //        [--windows 9 --repeat 2] [--uninstrumented-warmup] [--minor-gc-every 250] [--warmup-chunk 2000] [--adapters]
+//        [--preset auto|node26|none]
 // --adapters is the preset for Express and Koa (bench/instructions-notes.md, "Adapters"):
 // servers that allocate enough per request that collections, not the request path, moved
-// a 1,000-request window by ±10%.
+// a 1,000-request window by ±10%. --preset auto (the default) adds the node26 preset for Node 26
+// and later (presetFor below); Node 20, 22 and 24 are measured as before.
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -68,11 +70,17 @@ const { values: flags } = parseArgs({
     'minor-gc-every': { type: 'string', default: '0' },
     'warmup-chunk': { type: 'string', default: '0' },
     adapters: { type: 'boolean', default: false },
+    // Per-Node-version settings (below): `auto` applies the node26 preset to Node 26 and later
+    // only; `node26` applies it to every Node in the run (to compare an older version with and
+    // without it: it moved Node 24's drainkit/bare by half a point, see the notes); `none` never.
+    preset: { type: 'string', default: 'auto' },
   },
 });
+if (!['auto', 'node26', 'none'].includes(flags.preset)) throw new Error(`bench: --preset ${flags.preset}: one of auto, node26, none`);
+/** Whether a flag was given on the command line (a preset sets only what was not). */
+const given = (name) => process.argv.some((a) => a === `--${name}` || a.startsWith(`--${name}=`));
 if (flags.adapters) {
   // Only what was not given on the command line.
-  const given = (name) => process.argv.some((a) => a === `--${name}` || a.startsWith(`--${name}=`));
   const preset = {
     variants: 'express,express+attach,express+middleware,express+noop,koa,koa+attach',
     requests: '2000',
@@ -89,16 +97,54 @@ if (flags.adapters) {
   if (!given('uninstrumented-warmup')) flags['uninstrumented-warmup'] = true;
 }
 const REQUESTS = Number(flags.requests);
-const WARMUP = Number(flags.warmup);
 const CONNECTIONS = Number(flags.connections);
 const TOLERANCE = Number(flags.tolerance);
 const MAX_WINDOWS = Number(flags['max-windows']);
 const WINDOWS = Number(flags.windows);
 const REPEAT = Math.max(1, Number(flags.repeat));
-const MINOR_GC_EVERY = Number(flags['minor-gc-every']);
-const WARMUP_CHUNK = Number(flags['warmup-chunk']);
-if (MINOR_GC_EVERY > 0 && (REQUESTS % MINOR_GC_EVERY !== 0 || WARMUP % MINOR_GC_EVERY !== 0)) {
-  throw new Error(`bench: --requests and --warmup must be multiples of --minor-gc-every ${MINOR_GC_EVERY}`);
+
+/**
+ * The node26 preset (bench/instructions-notes.md, "Node 26: what kept the count from settling").
+ * On V8 14 the count did not settle for two reasons, neither of them the request path:
+ * (1) TurboFan needs 16,000 invocations of a function (`--invocation-count-for-turbofan`, 10,000
+ * on Node 24's V8 13.6), and the server's first window commands (IPC) deoptimized Node's shared
+ * functions (emit, nextTick, processTicksAndRejections, Readable.read: `wrong map`), so TurboFan
+ * compiles landed in windows 2 to 10, each window with some running 3,000–90,000 instructions
+ * per request high; (2) a natural scavenge came every ~3,000 requests and cost ~1.1M
+ * instructions (~530 per request of a 2,000-request window, 1.7% of a 31k bare request), so a
+ * window held 0 or 1 of them and the settle rule paired whichever came in a row.
+ * The preset warms up on 60,000 requests (callgrind's instrumentation off, fresh connections every
+ * 2,000 requests, as --adapters does), each chunk framed by the window commands (see measure());
+ * runs one scavenge at the end of every window (`gc({ type: 'minor' })` after every
+ * `--requests`-th request, somewhat more often than the natural one, the same in every variant;
+ * --expose-gc is the only V8 flag it adds, and it changes no tiering flag); and does not let the
+ * settle rule pair window 1. Values given on the command line win.
+ */
+function presetFor(node) {
+  const major = Number(node.version.replace(/^v/, '').split('.')[0]);
+  const on = flags.preset === 'node26' || (flags.preset === 'auto' && major >= 26);
+  const settings = {
+    warmup: Number(flags.warmup),
+    minorGcEvery: Number(flags['minor-gc-every']),
+    warmupChunk: Number(flags['warmup-chunk']),
+    uninstrumentedWarmup: flags['uninstrumented-warmup'],
+    warmupAsWindows: false,
+    settleFrom: 1,
+    preset: on ? 'node26' : undefined,
+  };
+  if (on) {
+    if (!given('warmup')) settings.warmup = Math.max(settings.warmup, 60000);
+    if (!given('warmup-chunk') && !settings.warmupChunk) settings.warmupChunk = 2000;
+    if (!given('uninstrumented-warmup')) settings.uninstrumentedWarmup = true;
+    settings.warmupAsWindows = true;
+    settings.settleFrom = 2;
+    // --adapters already runs a scavenge every 250 requests; otherwise one per window.
+    if (!given('minor-gc-every') && !settings.minorGcEvery) settings.minorGcEvery = REQUESTS;
+  }
+  if (settings.minorGcEvery > 0 && (REQUESTS % settings.minorGcEvery !== 0 || settings.warmup % settings.minorGcEvery !== 0)) {
+    throw new Error(`bench: --requests and --warmup must be multiples of --minor-gc-every ${settings.minorGcEvery}`);
+  }
+  return settings;
 }
 const VARIANTS = flags.variants.split(',').filter(Boolean);
 for (const v of VARIANTS) if (!ALL.includes(v)) throw new Error(`bench: unknown variant ${v} (one of ${ALL.join(', ')})`);
@@ -150,7 +196,8 @@ function pauseWatch(pid) {
   };
 }
 
-async function measure(node, variant, clients) {
+async function measure(node, variant, clients, settings) {
+  const { warmup: WARMUP, minorGcEvery: MINOR_GC_EVERY, warmupChunk: WARMUP_CHUNK, uninstrumentedWarmup, warmupAsWindows, settleFrom } = settings;
   await whilePaused();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'drainkit-callgrind-'));
   // setarch -R: no address-space randomisation, and with V8's seeds fixed (--node-args)
@@ -163,7 +210,7 @@ async function measure(node, variant, clients) {
     ...(!flags.aslr ? ['setarch', os.machine(), '-R'] : []),
     'valgrind', '--tool=callgrind', `--callgrind-out-file=${dir}/cg.%p`, `--log-file=${dir}/valgrind.%p.log`,
     '--zero-before=uv_os_getpriority', '--dump-before=uv_loadavg', '--dump-instr=no',
-    ...(flags['uninstrumented-warmup'] ? ['--instr-atstart=no'] : []),
+    ...(uninstrumentedWarmup ? ['--instr-atstart=no'] : []),
   ];
   const nodeArgs = flags['node-args'].split(' ').filter(Boolean);
   if (MINOR_GC_EVERY > 0 && !nodeArgs.includes('--expose-gc')) nodeArgs.push('--expose-gc');
@@ -177,10 +224,21 @@ async function measure(node, variant, clients) {
     // Readable.push, parserOnIncoming, `wrong map`); the recompiling moved two windows by 10–35%.
     const chunk = WARMUP_CHUNK > 0 ? WARMUP_CHUNK : WARMUP;
     for (let done = 0; done < WARMUP; done += chunk) {
+      // The node26 preset: each chunk framed by the server's own window commands (an empty
+      // window, then count-start and count-stop around the chunk), uncounted. The IPC path of
+      // the first window otherwise deoptimized Node's shared functions there (emit, nextTick,
+      // processTicksAndRejections: `wrong map`), and TurboFan compiled them again up to ~16,000
+      // calls later, inside windows 2 to 7.
+      if (warmupAsWindows) {
+        await server.call('count-start');
+        await server.call('count-stop');
+        await server.call('count-start');
+      }
       await clients.call('requests', { port, count: Math.min(chunk, WARMUP - done), connections: CONNECTIONS });
+      if (warmupAsWindows) await server.call('count-stop');
     }
     // bash, setarch and valgrind each exec the next: the child's pid is valgrind's.
-    if (flags['uninstrumented-warmup']) execFileSync('callgrind_control', ['--instr=on', String(server.proc.pid)], { stdio: 'ignore' });
+    if (uninstrumentedWarmup) execFileSync('callgrind_control', ['--instr=on', String(server.proc.pid)], { stdio: 'ignore' });
     const windowTotal = async (count) => {
       const before = dumps(dir).length;
       const start = await server.call('count-start');
@@ -201,7 +259,10 @@ async function measure(node, variant, clients) {
       log(`  ${node.version} ${variant} window ${w + 1}: ${Math.round(perRequest.at(-1))} (empty window ${empty.total}, old space ${Math.round(oldSpacePerRequest.at(-1))} B/request)`);
       if (WINDOWS) continue;
       const [a, b] = perRequest.slice(-2);
-      if (perRequest.length >= 2 && Math.abs(a - b) / Math.min(a, b) <= TOLERANCE) return { steady: [a, b], windows: perRequest, oldSpacePerRequest };
+      // The node26 preset does not pair the first window: it still held a TurboFan compile
+      // (GraphReducer, ~920k instructions) after 60,000 warm-up requests in a bare server.
+      const paired = perRequest.length >= settleFrom + 1;
+      if (paired && Math.abs(a - b) / Math.min(a, b) <= TOLERANCE) return { steady: [a, b], windows: perRequest, oldSpacePerRequest };
     }
     if (WINDOWS) return { steady: perRequest, windows: perRequest, oldSpacePerRequest };
     log(`  ${node.version} ${variant}: did not settle within ${MAX_WINDOWS} windows; the last two are reported`);
@@ -221,12 +282,21 @@ await clients.ready;
 const byNode = [];
 try {
   for (const node of nodes) {
+    const settings = presetFor(node);
+    if (settings.preset) {
+      const off = settings.uninstrumentedWarmup ? ', instrumentation off during warm-up' : '';
+      log(
+        `${node.version}: preset ${settings.preset} (the same for every variant of this Node): ${settings.warmup} warm-up requests in chunks of ${settings.warmupChunk}${off}, ` +
+          `each chunk framed by the window commands as a measured window is, a scavenge after every ${settings.minorGcEvery}th request (--expose-gc), ` +
+          `${WINDOWS ? `median of ${WINDOWS} windows` : 'window 1 not paired by the settle rule'}; V8 flags: ${flags['node-args']} --expose-gc`,
+      );
+    }
     const measured = Object.fromEntries(VARIANTS.map((v) => [v, []]));
     // --repeat: round after round over every variant, so slow drift hits all of them alike.
     for (let round = 0; round < REPEAT; round++) {
       for (const variant of VARIANTS) {
         const t0 = Date.now();
-        const run = await measure(node, variant, clients);
+        const run = await measure(node, variant, clients, settings);
         measured[variant].push(run);
         log(`${node.version} ${variant}${REPEAT > 1 ? ` run ${round + 1}` : ''}: median ${Math.round(summarize(run.steady).median)} of ${run.steady.map((n) => Math.round(n)).join(', ')} instructions/request (${Math.round((Date.now() - t0) / 1000)} s)`);
       }
@@ -262,7 +332,9 @@ try {
       const b = variants[base].runMedians;
       if (a && b) ratios[key].byRun = a.map((m, i) => m / b[i]);
     }
-    byNode.push({ node: node.version, binary: node.binary, variants, ratios });
+    const { preset, warmupAsWindows: _w, ...config } = settings;
+    const presetConfig = preset ? { preset, config: { ...config, warmupAsWindows: true, nodeArgs: `${flags['node-args']} --expose-gc` } } : {};
+    byNode.push({ node: node.version, binary: node.binary, variants, ratios, ...presetConfig });
     log(`${node.version}:`, Object.entries(ratios).map(([v, r]) => `${v.split('/')[0]}/${r.base} ${r.instructions.toFixed(4)}×`).join(', '));
   }
 } finally {
@@ -275,11 +347,19 @@ const results = {
   valgrind: execFileSync('valgrind', ['--version'], { encoding: 'utf8' }).trim(),
   command: `node bench/instructions.mjs ${process.argv.slice(2).join(' ')}`.trim(),
   config: {
-    requests: REQUESTS, warmup: WARMUP, connections: CONNECTIONS, tolerance: TOLERANCE, maxWindows: MAX_WINDOWS, nodeArgs: flags['node-args'], aslr: flags.aslr,
+    // Without a preset; a Node run with one carries its own `config` in byNode.
+    requests: REQUESTS,
+    warmup: Number(flags.warmup),
+    connections: CONNECTIONS,
+    tolerance: TOLERANCE,
+    maxWindows: MAX_WINDOWS,
+    nodeArgs: flags['node-args'],
+    aslr: flags.aslr,
     ...(WINDOWS ? { windows: WINDOWS, repeat: REPEAT } : {}),
     ...(flags['uninstrumented-warmup'] ? { uninstrumentedWarmup: true } : {}),
-    ...(MINOR_GC_EVERY ? { minorGcEvery: MINOR_GC_EVERY } : {}),
-    ...(WARMUP_CHUNK ? { warmupChunk: WARMUP_CHUNK } : {}),
+    ...(Number(flags['minor-gc-every']) ? { minorGcEvery: Number(flags['minor-gc-every']) } : {}),
+    ...(Number(flags['warmup-chunk']) ? { warmupChunk: Number(flags['warmup-chunk']) } : {}),
+    preset: flags.preset,
   },
   byNode,
   durationSec: Math.round((Date.now() - startedAt) / 1000),
