@@ -19,9 +19,10 @@ const IDLE_SETTLE_MS = 10;
  */
 const LAST_STREAM_SETTLE_MS = 100;
 /**
- * A new session's wait for its first stream ends at least this long before the
- * drain's deadline: time for both GOAWAYs (IDLE_SETTLE_MS apart) and the close,
- * so that a short `timeoutMs` does not cut a session that had nothing to lose.
+ * A new session's wait for its first stream ends at least this long, or a
+ * quarter of the drain's timeout, before the drain's deadline: time for both
+ * GOAWAYs (IDLE_SETTLE_MS apart) and the close, even on a loaded machine, so
+ * that a short `timeoutMs` does not cut a session that had nothing to lose.
  */
 const FIRST_STREAM_DEADLINE_MARGIN_MS = 50;
 
@@ -72,7 +73,8 @@ export class Http2Strategy implements ProtocolStrategy {
   /** True (and the task's wake set) while a session that has had no stream waits for its first. */
   private awaitFirstStream(connection: Connection, task: DrainTask, now: number): boolean {
     if (connection.lastStreamId !== 0) return false;
-    const until = Math.min(connection.lastActiveAt + this.host.settings.idleGraceMs, task.deadlineAt - FIRST_STREAM_DEADLINE_MARGIN_MS);
+    const margin = Math.max(FIRST_STREAM_DEADLINE_MARGIN_MS, (task.deadlineAt - task.startedAt) / 4);
+    const until = Math.min(connection.lastActiveAt + this.host.settings.idleGraceMs, task.deadlineAt - margin);
     if (now >= until) return false;
     task.wakeAt = until;
     return true;
