@@ -249,6 +249,28 @@ describe('reports that tell the truth (items 9, 10)', () => {
     await until(() => silent.destroyed || silent.readableEnded, 2_000, 'the silent client to be closed');
   });
 
+  it('a later shutdown() with a shorter timeout ends the wait for a silent TLS client too', async () => {
+    // The shutdown's drain waits for handshakes under way before it is sealed (tls-handshakes.ts).
+    const { key, cert } = await testCertificate();
+    const server = track(https.createServer({ key, cert }, (_req, res) => res.end('ok')));
+    const drainer = createDrainer(server, { timeoutMs: 10_000 });
+    drainers.push(drainer);
+    const port = await listen(server);
+    const silent = net.connect({ port, host: '127.0.0.1' });
+    clients.push(silent);
+    silent.on('error', () => undefined);
+    await once(silent, 'connect');
+    await until(() => drainer.stats().open === 1, 2_000, 'the raw TLS socket to be counted');
+    const startedAt = Date.now();
+    const first = drainer.shutdown();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const second = drainer.shutdown({ timeoutMs: 200 });
+    const [a, b] = await Promise.all([first, second]);
+    expect(b).toBe(a);
+    expect(a).toMatchObject({ total: 1, forced: 1 });
+    expect(Date.now() - startedAt).toBeLessThan(3_000);
+  });
+
   it('an idle keep-alive connection opened before createDrainer is adopted and closed by shutdown; a drainer attached before listen() never walks Node\'s list', async () => {
     const listOf = (server: http.Server) => {
       const symbol = Object.getOwnPropertySymbols(server).find((s) => s.description === 'http.server.connections')!;

@@ -106,7 +106,7 @@ async function runShutdown(core: DrainerCore, settings: OperationSettings, delay
   adoptUntracked(core);
   // Connections accepted from the kernel's queue over TLS end their handshakes after
   // the listener closed: they join this drain (and its report) once they do.
-  await handshakesSettled(core, core.shutdownDeadlineAt);
+  await handshakesSettled(core);
   operation.seal(Date.now());
   const report = await running;
   core.shutdownOperation = undefined;

@@ -31,21 +31,25 @@ function forget(core: DrainerCore, raw: Socket): void {
 }
 
 /**
- * Resolves once no TLS handshake is under way, or at `deadlineAt`. A shutdown
- * waits for it before it seals its drain: a connection the listener accepted
- * from the kernel's queue ends its handshake a few ms after the listener
- * closed, and then joins the drain and its report instead of draining on its
- * own. Resolved from the set's last delete, which runs before the connection
- * is tracked ('secureConnection'); the awaiting code runs a microtask later.
+ * Resolves once no TLS handshake is under way, or at the shutdown's deadline. A
+ * shutdown waits for it before it seals its drain: a connection the listener
+ * accepted from the kernel's queue ends its handshake a few ms after the
+ * listener closed, and then joins the drain and its report instead of draining
+ * on its own. Resolved from the set's last delete, which runs before the
+ * connection is tracked ('secureConnection'); the awaiting code runs a
+ * microtask later. Polled, as untracked.ts closeUntracked is, so that a later
+ * shutdown() with a shorter deadline takes effect here too.
  */
-export function handshakesSettled(core: DrainerCore, deadlineAt: number): Promise<unknown> {
-  if (core.handshaking.size === 0) return Promise.resolve();
+export async function handshakesSettled(core: DrainerCore): Promise<void> {
+  if (core.handshaking.size === 0) return;
   const settled = new Promise<void>((resolve) => {
     core.handshakesSettled = resolve;
   });
-  const ms = deadlineAt - Date.now();
-  // No timer without a deadline (setTimeout would fire an Infinity at once).
-  return (Number.isFinite(ms) ? withTimeout(settled, ms) : settled).finally(() => {
+  try {
+    while (core.handshaking.size > 0 && Date.now() < core.shutdownDeadlineAt) {
+      if (await withTimeout(settled, Math.min(100, core.shutdownDeadlineAt - Date.now()))) return;
+    }
+  } finally {
     core.handshakesSettled = undefined;
-  });
+  }
 }
