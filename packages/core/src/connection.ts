@@ -16,6 +16,8 @@ export type Carrier = { [kConnection]?: Connection };
 export interface ConnectionOwner {
   /** Prefix of its connections' ids, so ids are unique in the process. */
   readonly drainerId: string;
+  /** HTTP/1.1: where a response's `detachSocket` is read from; undefined: its own prototype (http1-dispatch.ts detachPrototypeOf). */
+  readonly detachPrototype: ServerResponse | undefined;
   /** The connection's socket emitted 'close'. */
   socketClosed(connection: Connection): void;
   /** HTTP/1.1: the response in flight finished. */

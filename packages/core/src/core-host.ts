@@ -6,7 +6,7 @@ import { socketClosed } from './connection-tracking.js';
 import type { DrainerCore } from './core.js';
 import { abortConnection, advance, drainingError, reschedule, startTask } from './drain-control.js';
 import type { DEFERRED, DrainOperation, OperationHost } from './drain.js';
-import { responseFinished } from './http1-dispatch.js';
+import { detachPrototypeOf, responseFinished } from './http1-dispatch.js';
 import type { ResolvedSettings, StrategyHost } from './strategy.js';
 import type { DrainResult, UpgradedDrainHook } from './types.js';
 
@@ -18,12 +18,15 @@ import type { DrainResult, UpgradedDrainHook } from './types.js';
 export class DrainerHost implements ConnectionOwner, OperationHost, StrategyHost {
   /** Set right after the core is made (the core is made with its host). */
   core!: DrainerCore;
+  readonly detachPrototype: ServerResponse | undefined;
 
   constructor(
     readonly drainerId: string,
     readonly settings: ResolvedSettings,
     readonly server: net.Server,
-  ) {}
+  ) {
+    this.detachPrototype = detachPrototypeOf(server);
+  }
 
   /** ConnectionOwner: the connection's socket emitted 'close'. */
   socketClosed(connection: Connection): void {

@@ -1,4 +1,6 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
+import type net from 'node:net';
 import type { Socket } from 'node:net';
 import { kConnection } from './connection.js';
 import type { Carrier, Connection, DrainTask } from './connection.js';
@@ -171,8 +173,12 @@ export function adoptInFlight(connection: Connection, res: ServerResponse): void
  * to the next pipelined response.
  */
 function detachSocketAndReport(this: ServerResponse, socket: Socket): void {
-  (Object.getPrototypeOf(this) as ServerResponse).detachSocket.call(this, socket);
   const connection = (socket as Carrier)[kConnection];
+  // The prototype's detachSocket, as Node would have called it. Read off the
+  // drainer's resolved prototype when there is one (detachPrototypeOf): on
+  // Node 26 Object.getPrototypeOf goes through V8's runtime (~190 instructions).
+  const proto = connection?.owner.detachPrototype ?? (Object.getPrototypeOf(this) as ServerResponse);
+  proto.detachSocket.call(this, socket);
   // Written in full: Node detaches in resOnFinish, on the response's 'finish', which
   // end() emits once its last write's callback ran (lib/_http_outgoing.js onFinish;
   // Node 20.20, 22.23, 24.22, 26.12), so `finished` holds and `outputSize` is 0, and
@@ -182,4 +188,24 @@ function detachSocketAndReport(this: ServerResponse, socket: Socket): void {
   // on it misses V8's caches (~1,000 instructions each under callgrind;
   // bench/instructions-notes.md).
   if (connection !== undefined) connection.owner.responseFinished(connection, this, socket.writableLength === 0);
+}
+
+/** Node's `Symbol(ServerResponse)`: the class an http(s) server makes its responses with (lib/_http_server.js, Node 20.20, 22.23, 24.22, 26.12). */
+let kServerResponse: symbol | undefined;
+
+/**
+ * The prototype whose `detachSocket` every response of `server` reaches: Node's
+ * `ServerResponse.prototype`, when the server's response class (`createServer({
+ * ServerResponse })`) does not override it. Express's per-response prototypes
+ * (`app.response`) inherit from Node's and define none. Undefined (each response's
+ * own prototype is asked) for a class with its own detachSocket, which Express's
+ * prototypes would bypass, and for servers without the symbol.
+ */
+export function detachPrototypeOf(server: net.Server): ServerResponse | undefined {
+  kServerResponse ??= Object.getOwnPropertySymbols(server).find((s) => s.description === 'ServerResponse');
+  if (kServerResponse === undefined) return undefined;
+  const cls = (server as unknown as Record<symbol, unknown>)[kServerResponse];
+  const proto = typeof cls === 'function' ? (cls.prototype as ServerResponse | undefined) : undefined;
+  const own = ServerResponse.prototype;
+  return proto !== undefined && proto !== null && proto.detachSocket === own.detachSocket ? own : undefined;
 }
