@@ -174,11 +174,17 @@ export function adoptInFlight(connection: Connection, res: ServerResponse): void
  */
 function detachSocketAndReport(this: ServerResponse, socket: Socket): void {
   const connection = (socket as Carrier)[kConnection];
-  // The prototype's detachSocket, as Node would have called it. Read off the
-  // drainer's resolved prototype when there is one (detachPrototypeOf): on
-  // Node 26 Object.getPrototypeOf goes through V8's runtime (~190 instructions).
-  const proto = connection?.owner.detachPrototype ?? (Object.getPrototypeOf(this) as ServerResponse);
-  proto.detachSocket.call(this, socket);
+  // The prototype's detachSocket, as Node would have called it: Node's own when the
+  // drainer found the server's class does not override it (detachPrototypeOf) and
+  // nobody patched it since, else asked of the response's prototype. Not asked per
+  // request: Object.getPrototypeOf goes through V8's runtime on Node 26 (~170
+  // instructions). Called as a constant: a function loaded per call cost ~+90 on
+  // Node 20, where V8 inlined the old lookup (bench/instructions-notes.md).
+  if (connection !== undefined && connection.owner.detachPrototype !== undefined && nodeResponse.detachSocket === nodeDetachSocket) {
+    nodeDetachSocket.call(this, socket);
+  } else {
+    (Object.getPrototypeOf(this) as ServerResponse).detachSocket.call(this, socket);
+  }
   // Written in full: Node detaches in resOnFinish, on the response's 'finish', which
   // end() emits once its last write's callback ran (lib/_http_outgoing.js onFinish;
   // Node 20.20, 22.23, 24.22, 26.12), so `finished` holds and `outputSize` is 0, and
@@ -189,6 +195,9 @@ function detachSocketAndReport(this: ServerResponse, socket: Socket): void {
   // bench/instructions-notes.md).
   if (connection !== undefined) connection.owner.responseFinished(connection, this, socket.writableLength === 0);
 }
+
+const nodeResponse = ServerResponse.prototype;
+const nodeDetachSocket = nodeResponse.detachSocket;
 
 /** Node's `Symbol(ServerResponse)`: the class an http(s) server makes its responses with (lib/_http_server.js, Node 20.20, 22.23, 24.22, 26.12). */
 let kServerResponse: symbol | undefined;
@@ -206,6 +215,5 @@ export function detachPrototypeOf(server: net.Server): ServerResponse | undefine
   if (kServerResponse === undefined) return undefined;
   const cls = (server as unknown as Record<symbol, unknown>)[kServerResponse];
   const proto = typeof cls === 'function' ? (cls.prototype as ServerResponse | undefined) : undefined;
-  const own = ServerResponse.prototype;
-  return proto !== undefined && proto !== null && proto.detachSocket === own.detachSocket ? own : undefined;
+  return proto !== undefined && proto !== null && proto.detachSocket === nodeResponse.detachSocket ? nodeResponse : undefined;
 }
