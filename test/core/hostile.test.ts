@@ -232,10 +232,11 @@ describe('reports that tell the truth (items 9, 10)', () => {
     expect(client.data.toLowerCase()).toContain('connection: close');
   });
 
-  it('a TLS client that never sends a ClientHello is counted and closed at the deadline; socketsClosed() resolves (item 10)', async () => {
+  /** An https server with a drainer, and a raw TCP client of it that never sends a ClientHello (counted by the drainer). */
+  async function silentTlsClient(timeoutMs: number) {
     const { key, cert } = await testCertificate();
     const server = track(https.createServer({ key, cert }, (_req, res) => res.end('ok')));
-    const drainer = createDrainer(server, { timeoutMs: 300 });
+    const drainer = createDrainer(server, { timeoutMs });
     drainers.push(drainer);
     const port = await listen(server);
     const silent = net.connect({ port, host: '127.0.0.1' });
@@ -243,6 +244,11 @@ describe('reports that tell the truth (items 9, 10)', () => {
     silent.on('error', () => undefined);
     await once(silent, 'connect');
     await until(() => drainer.stats().open === 1, 2_000, 'the raw TLS socket to be counted');
+    return { drainer, silent };
+  }
+
+  it('a TLS client that never sends a ClientHello is counted and closed at the deadline; socketsClosed() resolves (item 10)', async () => {
+    const { drainer, silent } = await silentTlsClient(300);
     const report = await drainer.shutdown();
     expect(report).toMatchObject({ total: 1, forced: 1 });
     await drainer.socketsClosed();
@@ -251,16 +257,7 @@ describe('reports that tell the truth (items 9, 10)', () => {
 
   it('a later shutdown() with a shorter timeout ends the wait for a silent TLS client too', async () => {
     // The shutdown's drain waits for handshakes under way before it is sealed (tls-handshakes.ts).
-    const { key, cert } = await testCertificate();
-    const server = track(https.createServer({ key, cert }, (_req, res) => res.end('ok')));
-    const drainer = createDrainer(server, { timeoutMs: 10_000 });
-    drainers.push(drainer);
-    const port = await listen(server);
-    const silent = net.connect({ port, host: '127.0.0.1' });
-    clients.push(silent);
-    silent.on('error', () => undefined);
-    await once(silent, 'connect');
-    await until(() => drainer.stats().open === 1, 2_000, 'the raw TLS socket to be counted');
+    const { drainer } = await silentTlsClient(10_000);
     const startedAt = Date.now();
     const first = drainer.shutdown();
     await new Promise((resolve) => setTimeout(resolve, 50));
