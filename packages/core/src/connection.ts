@@ -16,8 +16,8 @@ export type Carrier = { [kConnection]?: Connection };
 export interface ConnectionOwner {
   /** Prefix of its connections' ids, so ids are unique in the process. */
   readonly drainerId: string;
-  /** HTTP/1.1: where a response's `detachSocket` is read from; undefined: its own prototype (http1-dispatch.ts detachPrototypeOf). */
-  readonly detachPrototype: ServerResponse | undefined;
+  /** HTTP/1.1: the server's responses reach Node's own `detachSocket`, so it is called directly (http1-dispatch.ts reachesNodeDetachSocket). */
+  readonly nodeDetachSocket: boolean;
   /** The connection's socket emitted 'close'. */
   socketClosed(connection: Connection): void;
   /** HTTP/1.1: the response in flight finished. */

@@ -6,7 +6,7 @@ import { socketClosed } from './connection-tracking.js';
 import type { DrainerCore } from './core.js';
 import { abortConnection, advance, drainingError, reschedule, startTask } from './drain-control.js';
 import type { DEFERRED, DrainOperation, OperationHost } from './drain.js';
-import { detachPrototypeOf, responseFinished } from './http1-dispatch.js';
+import { reachesNodeDetachSocket, responseFinished } from './http1-dispatch.js';
 import type { ResolvedSettings, StrategyHost } from './strategy.js';
 import type { DrainResult, UpgradedDrainHook } from './types.js';
 
@@ -18,14 +18,14 @@ import type { DrainResult, UpgradedDrainHook } from './types.js';
 export class DrainerHost implements ConnectionOwner, OperationHost, StrategyHost {
   /** Set right after the core is made (the core is made with its host). */
   core!: DrainerCore;
-  readonly detachPrototype: ServerResponse | undefined;
+  readonly nodeDetachSocket: boolean;
 
   constructor(
     readonly drainerId: string,
     readonly settings: ResolvedSettings,
     readonly server: net.Server,
   ) {
-    this.detachPrototype = detachPrototypeOf(server);
+    this.nodeDetachSocket = reachesNodeDetachSocket(server);
   }
 
   /** ConnectionOwner: the connection's socket emitted 'close'. */

@@ -175,12 +175,12 @@ export function adoptInFlight(connection: Connection, res: ServerResponse): void
 function detachSocketAndReport(this: ServerResponse, socket: Socket): void {
   const connection = (socket as Carrier)[kConnection];
   // The prototype's detachSocket, as Node would have called it: Node's own when the
-  // drainer found the server's class does not override it (detachPrototypeOf) and
+  // drainer found the server's class does not override it (reachesNodeDetachSocket) and
   // nobody patched it since, else asked of the response's prototype. Not asked per
   // request: Object.getPrototypeOf goes through V8's runtime on Node 26 (~170
   // instructions). Called as a constant: a function loaded per call cost ~+90 on
   // Node 20, where V8 inlined the old lookup (bench/instructions-notes.md).
-  if (connection !== undefined && connection.owner.detachPrototype !== undefined && nodeResponse.detachSocket === nodeDetachSocket) {
+  if (connection !== undefined && connection.owner.nodeDetachSocket && nodeResponse.detachSocket === nodeDetachSocket) {
     nodeDetachSocket.call(this, socket);
   } else {
     (Object.getPrototypeOf(this) as ServerResponse).detachSocket.call(this, socket);
@@ -203,17 +203,17 @@ const nodeDetachSocket = nodeResponse.detachSocket;
 let kServerResponse: symbol | undefined;
 
 /**
- * The prototype whose `detachSocket` every response of `server` reaches: Node's
- * `ServerResponse.prototype`, when the server's response class (`createServer({
- * ServerResponse })`) does not override it. Express's per-response prototypes
- * (`app.response`) inherit from Node's and define none. Undefined (each response's
- * own prototype is asked) for a class with its own detachSocket, which Express's
- * prototypes would bypass, and for servers without the symbol.
+ * True when every response of `server` reaches Node's own `detachSocket`: the
+ * server's response class (`createServer({ ServerResponse })`) does not override
+ * it. Express's per-response prototypes (`app.response`) inherit from Node's and
+ * define none. False (each response's own prototype is asked) for a class with
+ * its own detachSocket, which Express's prototypes would bypass, and for servers
+ * without the symbol.
  */
-export function detachPrototypeOf(server: net.Server): ServerResponse | undefined {
+export function reachesNodeDetachSocket(server: net.Server): boolean {
   kServerResponse ??= Object.getOwnPropertySymbols(server).find((s) => s.description === 'ServerResponse');
-  if (kServerResponse === undefined) return undefined;
+  if (kServerResponse === undefined) return false;
   const cls = (server as unknown as Record<symbol, unknown>)[kServerResponse];
   const proto = typeof cls === 'function' ? (cls.prototype as ServerResponse | undefined) : undefined;
-  return proto !== undefined && proto !== null && proto.detachSocket === nodeResponse.detachSocket ? nodeResponse : undefined;
+  return proto !== undefined && proto !== null && proto.detachSocket === nodeDetachSocket;
 }

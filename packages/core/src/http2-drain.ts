@@ -49,15 +49,6 @@ export class Http2Strategy implements ProtocolStrategy {
 
   begin(connection: Connection, task: DrainTask, now: number): void {
     const session = connection.session;
-    // No session yet: tracked at 'connection' / 'secureConnection' before Node's
-    // http2 listener made it, and joining a shutdown in that call (a TLS handshake
-    // that ended after the listener closed). Its first stream is waited for the
-    // same way; an end() here cancelled the request its client had written.
-    if (session === undefined && !connection.socket.destroyed && this.awaitFirstStream(connection, task, now)) return;
-    if (!session || session.destroyed) {
-      connection.socket.end();
-      return;
-    }
     // A session whose first stream has not arrived yet, opened less than
     // idleGraceMs ago: its client is about to send the request it connected
     // for. The first GOAWAY waits for that stream (or the grace's end), as an
@@ -65,8 +56,13 @@ export class Http2Strategy implements ProtocolStrategy {
     // nghttp2 reading nothing more, and that request would be refused. Chromium
     // resends a refused stream only on a new connection, so a navigation
     // meeting a drain failed with ERR_HTTP2_SERVER_REFUSED_STREAM (measured:
-    // docs/protocols.md).
-    if (connection.inFlight === 0 && this.awaitFirstStream(connection, task, now)) return;
+    // docs/protocols.md). Likewise with no session yet: tracked at 'connection' /
+    // 'secureConnection' before Node's http2 listener made it, and joining a
+    // shutdown in that call (a TLS handshake that ended after the listener
+    // closed); an end() here cancelled the request its client had written.
+    const open = session === undefined ? !connection.socket.destroyed : !session.destroyed;
+    if (open && connection.inFlight === 0 && this.awaitFirstStream(connection, task, now)) return;
+    // firstGoaway() ends the socket of a session already gone (or never made).
     this.firstGoaway(connection, task, now);
   }
 
