@@ -229,7 +229,7 @@ async function drainCost() {
   const { others: points, roundsPerPoint, warmupRounds } = config.drainCost;
   const runs = [];
   for (let run = 0; run < RUNS; run++) {
-    const { server, port } = await startServer('drainkit+noGrace');
+    const { server, port } = await startServer('drainkit+noGrace', ['--expose-gc']);
     const clients = await startClients();
     const row = {};
     try {
@@ -237,6 +237,13 @@ async function drainCost() {
       for (const others of points) {
         await openIdle(clients, port, others - open);
         open = others;
+        // Opening thousands of connections starts an old-generation collection (V8's
+        // incremental marking) that is still running during the next few hundred calls,
+        // slowing each allocation: on Node 24.22 it made the call 1.3-1.6x slower with
+        // 10,000 others than with 1, and flat once the heap had settled (same build,
+        // tmp probe, 2026-12-03). The heap is settled first, so the ratio measures
+        // drainkit's per-call work, not that collection.
+        await server.call('heap');
         const samples = [];
         const rounds = (others === points[0] && run === 0 ? warmupRounds : 0) + roundsPerPoint;
         for (let i = 0; i < rounds; i++) {
