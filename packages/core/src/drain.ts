@@ -30,8 +30,12 @@ export interface OperationSettings {
 
 /**
  * One drain call: a connection, a filtered batch, or the shutdown.
- * It owns exactly one timer, unref'd, re-armed for the earliest moment one of
- * its connections needs attention; never one timer per connection.
+ * It owns exactly one timer, re-armed for the earliest moment one of its
+ * connections needs attention; never one timer per connection. Unref'd, except
+ * a shutdown's: its connections may hold no ref'd handle while they wait for it
+ * (an HTTP/2 session after its first GOAWAY with no stream open: Node stops
+ * reading its socket, http2-drain.ts), and with the listener closed the process
+ * then exited mid-shutdown, report and onShutdown hooks never run.
  */
 export class DrainOperation implements DeferringOperation {
   readonly kind: DrainKind;
@@ -119,7 +123,7 @@ export class DrainOperation implements DeferringOperation {
     if (this.timer) clearTimeout(this.timer);
     this.timerAt = at;
     this.timer = setTimeout(this.fire, Math.max(0, at - Date.now()));
-    this.timer.unref();
+    if (this.kind !== 'shutdown') this.timer.unref();
   }
 
   private readonly fire = (): void => {

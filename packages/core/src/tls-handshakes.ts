@@ -47,7 +47,8 @@ export async function handshakesSettled(core: DrainerCore): Promise<void> {
   });
   try {
     while (core.handshaking.size > 0 && Date.now() < core.shutdownDeadlineAt) {
-      if (await withTimeout(settled, Math.min(100, core.shutdownDeadlineAt - Date.now()))) return;
+      // Ref'd: the shutdown must reach its report before the process may exit (drain.ts).
+      if (await withTimeout(settled, Math.min(100, core.shutdownDeadlineAt - Date.now()), true)) return;
     }
   } finally {
     core.handshakesSettled = undefined;

@@ -67,8 +67,9 @@ export async function closeUntracked(core: DrainerCore, listenerClosed: Promise<
   // tracked, still in a TLS handshake, or a late connection still draining) holds the listener open.
   if (core.listenerClosed || (await openSocketCount(core)) <= core.lingering.size) return;
   // Polled, so that a later shutdown() call with a shorter deadline takes effect here too.
+  // Ref'd, as the shutdown drain's timer is (drain.ts): a socket waited for here may hold no ref'd handle.
   while (Date.now() < core.shutdownDeadlineAt) {
-    if (await withTimeout(listenerClosed, Math.min(100, core.shutdownDeadlineAt - Date.now()))) return;
+    if (await withTimeout(listenerClosed, Math.min(100, core.shutdownDeadlineAt - Date.now()), true)) return;
   }
   const left = Math.max(0, (await openSocketCount(core)) - core.registry.size - core.lingering.size);
   for (const socket of core.handshaking) socket.destroy();
@@ -98,7 +99,7 @@ export async function closeUntracked(core: DrainerCore, listenerClosed: Promise<
     { untracked: left },
     'drainkit: connections opened before the drainer (or still in a TLS handshake) were closed at the shutdown deadline',
   );
-  if (!(await withTimeout(listenerClosed, 250))) {
+  if (!(await withTimeout(listenerClosed, 250, true))) {
     // What is left no API can close (an HTTP/2 session from before the drainer, on Node < 24): stop waiting for it.
     core.diagnostics.log('warn', {}, 'drainkit: sockets the drainer cannot reach are still open; socketsClosed() no longer waits for them');
     core.listenerClosed = true;
