@@ -1,8 +1,9 @@
 import http2 from 'node:http2';
+import net from 'node:net';
 import type tls from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createDrainer } from '@drainkit/core';
-import type { Drainer, DrainerOptions } from '@drainkit/core';
+import type { Drainer, DrainerOptions, DrainResult } from '@drainkit/core';
 import { connectH2, closeHttp2Sessions, h2Request } from '../helpers/h2.js';
 import type { H2Client } from '../helpers/h2.js';
 import { RawH2Client } from '../helpers/h2-raw.js';
@@ -251,6 +252,42 @@ describe('HTTP/2 graceful drain: two-step GOAWAY (RFC 9113 §6.8)', () => {
     expect(f.calls).toEqual(['/slow1', '/slow2']);
     expect(c.errors).toEqual([]);
     expect(f.drainer.get(id)).toBeUndefined();
+  });
+
+  it('reads what reached the socket before the drain began before sending its first GOAWAY: that stream is served', async () => {
+    // Behind HAProxy (proto h2) on a busy backend, requests that arrived while the
+    // loop was busy were still unread when the first GOAWAY went out; nghttp2 then
+    // ignores them (no stream is accepted once a GOAWAY is sent), the final GOAWAY
+    // names the stream before, and HAProxy, which does not resend by default, reset
+    // its clients (soak/proxy/run.mjs --proxies haproxy-h2).
+    const f = await setup({ goawayPingTimeoutMs: 5_000 });
+    const c = await raw(f.port);
+    const a = c.request('/a');
+    await c.waitFor(() => c.streams.get(a)!.ended, '/a');
+    const id = onlyConnection(f.drainer);
+    // The drain is decided in an I/O callback, after this poll phase's events were
+    // collected; the client's request reaches the server's socket during it.
+    let b = 0;
+    let draining: Promise<DrainResult> | undefined;
+    const trigger = net.createServer((socket) =>
+      socket.once('data', () => {
+        b = c.request('/b');
+        const until = Date.now() + 20;
+        while (Date.now() < until); // the request is in the server's receive buffer now
+        draining = f.drainer.drainConnection(id);
+        socket.destroy();
+      }),
+    );
+    const port = await listen(trigger);
+    cleanups.push(() => closeServer(trigger));
+    const poke = net.connect(port, '127.0.0.1', () => poke.write('x'));
+    await until(() => draining !== undefined);
+    const result = await draining!;
+    await c.closed;
+    expect(f.calls).toEqual(['/a', '/b']);
+    expect(c.streams.get(b)).toMatchObject({ headers: true, data: 'ok /b', ended: true });
+    expect(c.goaways.at(-1)!.lastStreamId).toBe(b);
+    expect(result).toMatchObject({ forced: false, completedRequests: 1 });
   });
 
   it('closes an idle session within milliseconds, without waiting for a PING Node would never read', async () => {

@@ -63,8 +63,43 @@ export class Http2Strategy implements ProtocolStrategy {
     const open = session === undefined ? !connection.socket.destroyed : !session.destroyed;
     if (open && connection.inFlight === 0 && this.awaitFirstStream(connection, task, now)) return;
     // firstGoaway() ends the socket of a session already gone (or never made).
-    this.firstGoaway(connection, task, now);
+    if (!open) this.firstGoaway(connection, task, now);
+    else this.afterNextPoll(connection, task);
   }
+
+  /**
+   * The first GOAWAY waits for the check phase after the next poll phase, when
+   * whatever the client had sent before the drain began has been read: once a
+   * GOAWAY is sent, nghttp2 accepts no new stream (checked on Node 20.20, 22.23,
+   * 24.22 and 26.12: a HEADERS frame read after it gets no response and no
+   * RST_STREAM), and the final GOAWAY then refuses it. A drain decided in an I/O
+   * callback sent it before the next poll read the socket: on a busy backend
+   * behind HAProxy (proto h2), requests waiting 0.1–2.4 ms in the receive buffer
+   * were refused, and HAProxy, which resends only with retry-on, reset its
+   * clients: 2–5 per 40 drains (soak/proxy/run.mjs --proxies haproxy-h2). One
+   * setImmediate pair per batch of sessions, not a timer; the task stays in
+   * phase 0, so a stream arriving meanwhile (onStream) sends the GOAWAY at once.
+   */
+  private afterNextPoll(connection: Connection, task: DrainTask): void {
+    this.pending.push(connection, task);
+    if (this.pending.length === 2) setImmediate(() => setImmediate(this.flushPending));
+  }
+
+  private pending: Array<Connection | DrainTask> = [];
+
+  private readonly flushPending = (): void => {
+    const pending = this.pending;
+    this.pending = [];
+    const now = Date.now();
+    for (let i = 0; i < pending.length; i += 2) {
+      const connection = pending[i] as Connection;
+      const task = pending[i + 1] as DrainTask;
+      // Moved on meanwhile (a stream came, the deadline forced it, the session closed).
+      if (connection.task !== task || task.goawayPhase !== 0 || connection.state === 'closed') continue;
+      this.firstGoaway(connection, task, now);
+      this.host.reschedule(task);
+    }
+  };
 
   /** True (and the task's wake set) while a session that has had no stream waits for its first. */
   private awaitFirstStream(connection: Connection, task: DrainTask, now: number): boolean {
