@@ -6,8 +6,12 @@
 //   recipe          drainkit defaults + handleSignals({ shutdownDelayMs }) (the proxy health-checks /ready)
 //   core            server.close() + server.closeIdleConnections(); closeAllConnections() after TIMEOUT_MS
 //   terminator      http-terminator's terminate()
+//   h2close         (PROTOCOL=h2c) Node's own session.close() on every HTTP/2 session, no drainkit
+//   none            drain commands ignored (a baseline: what the proxy loses with no drain at all)
+// PROTOCOL=h2c serves HTTP/2 without TLS (HAProxy `proto h2`); the default is HTTP/1.1.
 import { writeSync } from 'node:fs';
 import http from 'node:http';
+import http2 from 'node:http2';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 
@@ -20,7 +24,10 @@ const name = process.env.NAME ?? 'backend';
 const TIMEOUT_MS = 10_000;
 const served = { requests: 0 };
 
-const server = http.createServer((req, res) => {
+// PROTOCOL=h2c: HTTP/2 without TLS (HAProxy's `proto h2` to its servers), the same handler through Node's compatibility API.
+const protocol = process.env.PROTOCOL ?? 'http/1.1';
+const createServer = protocol === 'h2c' ? http2.createServer : http.createServer;
+const server = createServer((req, res) => {
   if (req.url === '/ready') {
     const ready = drainer ? drainer.isReady() : server.listening;
     res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain', 'cache-control': 'no-store' });
@@ -77,6 +84,26 @@ if (variant === 'drainkit' || variant === 'drainkit-grace' || variant === 'recip
     report({ shutdown: { clean: true } });
     process.exit(0);
   });
+} else if (variant === 'h2close') {
+  // HTTP/2 (PROTOCOL=h2c) without drainkit: Node's own graceful session.close() on every session.
+  const sessions = new Set();
+  server.on('session', (session) => {
+    sessions.add(session);
+    session.once('close', () => sessions.delete(session));
+  });
+  process.on('message', (message) => {
+    if (message?.cmd === 'drain') for (const session of sessions) session.close();
+  });
+  process.once('SIGTERM', () => {
+    server.close(() => {
+      report({ shutdown: { clean: true } });
+      process.exit(0);
+    });
+    for (const session of sessions) session.close();
+  });
+} else if (variant === 'none') {
+  // No drain at all (a baseline for the drain scenario): drain commands are ignored.
+  process.once('SIGTERM', () => process.exit(0));
 } else {
   throw new Error(`unknown VARIANT ${variant}`);
 }

@@ -53,9 +53,11 @@ http {
 `;
 }
 
-export function haproxyConfig(dir, port, backends, { recipe = false, checkInterMs = 500 } = {}) {
+export function haproxyConfig(dir, port, backends, { recipe = false, checkInterMs = 500, h2 = false, retryOn = process.env.HAPROXY_RETRY_ON } = {}) {
   // fall 2: one check lost to a loaded machine must not take a healthy backend out.
   const check = recipe ? ` check inter ${checkInterMs} fall 2 rise 1` : '';
+  // h2: HTTP/2 without TLS to the servers (\`proto h2\`), HTTP/1.1 on the client side, as in front of a gRPC or h2c service.
+  const proto = h2 ? ' proto h2' : '';
   return `
 global
   maxconn 4096
@@ -71,7 +73,7 @@ defaults
   timeout server 30s
   timeout http-keep-alive 300s
   timeout check 2s
-  retries 3
+  retries 3${retryOn ? `\n  retry-on ${retryOn}` : ''}
   option redispatch
   http-reuse always
 frontend fe
@@ -79,7 +81,7 @@ frontend fe
   default_backend be
 backend be
   balance roundrobin
-${recipe ? '  option httpchk GET /ready\n' : ''}${backends.map((p, i) => `  server b${i} 127.0.0.1:${p}${check}`).join('\n')}
+${recipe ? '  option httpchk GET /ready\n' : ''}${backends.map((p, i) => `  server b${i} 127.0.0.1:${p}${proto}${check}`).join('\n')}
 `;
 }
 
@@ -130,7 +132,21 @@ async function waitForPort(port, child, what, ms = 5_000) {
   throw new Error(`${what} did not listen on ${port} within ${ms} ms`);
 }
 
-/** Starts `kind` ('nginx' | 'haproxy') in front of `backends`; returns { port, stop, log }. */
+/**
+ * HAProxy speaking HTTP/2 to the backends (\`proto h2\`). 'haproxy-h2' is the
+ * setting docs/proxies.md recommends for it: \`retry-on conn-failure
+ * empty-response\`, so that a stream the backend refused unprocessed (one that
+ * crossed its GOAWAY: Node accepts no stream once a GOAWAY is sent) is resent;
+ * 'haproxy-h2-defaults' leaves HAProxy's retry-on as it is (conn-failure only),
+ * to measure what that costs.
+ */
+export function haproxyH2(kind) {
+  if (kind === 'haproxy-h2') return { h2: true, retryOn: 'conn-failure empty-response' };
+  if (kind === 'haproxy-h2-defaults') return { h2: true };
+  return {};
+}
+
+/** Starts `kind` ('nginx' | 'haproxy' | 'haproxy-h2' | 'haproxy-h2-defaults') in front of `backends`; returns { port, stop, log }. */
 export async function startProxy(kind, backends, options = {}) {
   const dir = mkdtempSync(join(tmpdir(), `drainkit-${kind}-`));
   mkdirSync(join(dir, 'tmp'));
@@ -144,7 +160,7 @@ export async function startProxy(kind, backends, options = {}) {
     child = spawn(NGINX, ['-p', dir, '-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
   } else {
     if (!HAPROXY) throw new Error('haproxy not installed: apt-get install -y haproxy');
-    writeFileSync(conf, haproxyConfig(dir, port, backends, options));
+    writeFileSync(conf, haproxyConfig(dir, port, backends, { ...options, ...haproxyH2(kind) }));
     child = spawn(HAPROXY, ['-db', '-f', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
   }
   child.stderr.on('data', (d) => (stderr = (stderr + d).slice(-20_000)));
