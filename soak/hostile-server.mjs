@@ -1,7 +1,9 @@
 // The server side of soak/hostile.mjs: bare node:http(2) or the same server
 // with drainkit attached, driven over IPC by the hostile client in the parent.
 // Run with --expose-gc: heap figures are read after a full collection.
-// Usage (by soak/hostile.mjs): node --expose-gc soak/hostile-server.mjs <bare|drainkit> <h1|h2> <lingerMs>
+// Usage (by soak/hostile.mjs): node --expose-gc soak/hostile-server.mjs <bare|drainkit> <h1|h2|h2tls> <lingerMs>
+// (h2tls: the key and certificate in HOSTILE_TLS_KEY / HOSTILE_TLS_CERT; HOSTILE_COUNT_TIMERS=1: count live timers.)
+import { once } from 'node:events';
 import http from 'node:http';
 import http2 from 'node:http2';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -10,6 +12,46 @@ import { createDrainer } from '@drainkit/core';
 const [mode, protocol, lingerArg] = process.argv.slice(2);
 if (typeof globalThis.gc !== 'function') throw new Error('run with --expose-gc');
 const withDrainkit = mode === 'drainkit';
+
+/**
+ * Timers alive now that were made through the global setTimeout / setInterval
+ * (drainkit's all are), unref'd ones included: process.getActiveResourcesInfo()
+ * lists only ref'd timers ('Timeout'), and drainkit unrefs its drain timers, so
+ * that count alone would show none. Installed only when asked (case 5).
+ */
+const liveTimers = new Set();
+const realSetTimeout = globalThis.setTimeout;
+const realSetInterval = globalThis.setInterval;
+const realClearTimeout = globalThis.clearTimeout;
+const realClearInterval = globalThis.clearInterval;
+if (process.env.HOSTILE_COUNT_TIMERS === '1') {
+  globalThis.setTimeout = (fn, ms, ...args) => {
+    const timer = realSetTimeout(
+      (...a) => {
+        liveTimers.delete(timer);
+        return fn(...a);
+      },
+      ms,
+      ...args,
+    );
+    liveTimers.add(timer);
+    return timer;
+  };
+  globalThis.setInterval = (fn, ms, ...args) => {
+    const timer = realSetInterval(fn, ms, ...args);
+    liveTimers.add(timer);
+    return timer;
+  };
+  globalThis.clearTimeout = (timer) => {
+    liveTimers.delete(timer);
+    return realClearTimeout(timer);
+  };
+  globalThis.clearInterval = (timer) => {
+    liveTimers.delete(timer);
+    return realClearInterval(timer);
+  };
+}
+const activeTimeoutResources = () => process.getActiveResourcesInfo().filter((type) => type === 'Timeout').length;
 
 let handled = 0;
 let released = false;
@@ -33,8 +75,25 @@ function handler(req, res) {
   res.end('ok');
 }
 
-const server = protocol === 'h2' ? http2.createServer(handler) : http.createServer(handler);
+const server =
+  protocol === 'h2tls'
+    ? http2.createSecureServer({ key: process.env.HOSTILE_TLS_KEY, cert: process.env.HOSTILE_TLS_CERT }, handler)
+    : protocol === 'h2'
+      ? http2.createServer(handler)
+      : http.createServer(handler);
 const drainer = withDrainkit ? createDrainer(server, { lingerMs: Number(lingerArg), timeoutMs: 60_000 }) : undefined;
+
+// HTTP/2 sessions open now, and how many opened in all (case 5).
+const sessions = new Set();
+let sessionsSeen = 0;
+server.on('session', (session) => {
+  sessionsSeen++;
+  sessions.add(session);
+  session.once('close', () => sessions.delete(session));
+  session.on('error', () => {});
+});
+/** The stop of case 5 in progress (stopH2), and its outcome once over. */
+let stopping;
 
 const sockets = new Set();
 server.on('connection', (socket) => {
@@ -43,6 +102,7 @@ server.on('connection', (socket) => {
 });
 
 let baseline = 0;
+let rssBaseline = 0;
 let cpuAtMark = process.cpuUsage();
 const delay = monitorEventLoopDelay({ resolution: 10 });
 delay.enable();
@@ -73,6 +133,7 @@ const commands = {
   /** Baseline heap; resets the event-loop delay histogram. */
   async mark() {
     baseline = heapUsed();
+    rssBaseline = process.memoryUsage.rss();
     await forgetOwnPause();
     cpuAtMark = process.cpuUsage();
     return { heapMB: baseline / 2 ** 20 };
@@ -96,6 +157,8 @@ const commands = {
     await forgetOwnPause();
     return {
       heapGrowthMB: (heap - baseline) / 2 ** 20,
+      // Resident memory, native (nghttp2, TLS) included; coarse (pages, allocator caches).
+      rssGrowthMB: (process.memoryUsage.rss() - rssBaseline) / 2 ** 20,
       maxBlockMs,
       handled,
       // CPU time since mark (user + system): what the case cost, whatever else the machine was running.
@@ -125,6 +188,93 @@ const commands = {
     const started = performance.now();
     for (let i = 0; i < times; i++) void drainer.drainConnection(connection.id, { timeoutMs: 60_000 - i });
     return { loopMs: performance.now() - started };
+  },
+  /** HTTP/2 sessions open now and opened in all. */
+  sessions() {
+    return { open: sessions.size, seen: sessionsSeen };
+  },
+  /**
+   * Case 5: stops the server (`kind` 'shutdown') or drains every connection
+   * (`kind` 'drain'), and returns at once; waitStopped() gives the outcome.
+   * drainkit: shutdown() or drain(). Bare node:http2 has neither: server.close()
+   * only stops accepting (it neither closes nor sends GOAWAY to an idle session,
+   * and waits for every session: forever, for these), so its fair equivalent is
+   * what an application has to do itself: server.close() and session.close() on
+   * every session it recorded (GOAWAY, then the close once no stream is open:
+   * at once here); for a drain, session.close() on every session open now.
+   */
+  stopH2({ kind }) {
+    if (stopping) throw new Error('already stopping');
+    const startedAt = performance.now();
+    const cpuAtStart = process.cpuUsage();
+    const targets = [...sessions];
+    const seenAtStart = sessionsSeen;
+    const timers = { liveBefore: liveTimers.size, resourcesBefore: activeTimeoutResources(), liveMax: 0, resourcesMax: 0, samples: 0, sampleMs: 0 };
+    // getActiveResourcesInfo() lists every handle (each socket): its time is taken off the stop's CPU time.
+    const sample = () => {
+      const at = performance.now();
+      timers.samples++;
+      timers.liveMax = Math.max(timers.liveMax, liveTimers.size);
+      timers.resourcesMax = Math.max(timers.resourcesMax, activeTimeoutResources());
+      timers.sampleMs += performance.now() - at;
+    };
+    // Not through the counted globals, and unref'd: invisible to both counts.
+    const sampler = realSetInterval(sample, 5);
+    sampler.unref();
+    let listenerClosedMs;
+    // A session emits 'close' once it has ended its socket; the socket closes later (the client's FIN): both count.
+    const closedAll = (emitters) => Promise.all(emitters.map((emitter) => (emitter.destroyed ? undefined : once(emitter, 'close'))));
+    const socketsClosed = closedAll([...sockets]);
+    let socketsClosedMs;
+    void socketsClosed.then(() => (socketsClosedMs = performance.now() - startedAt));
+    let done;
+    if (drainer) {
+      drainer.on('shutdown:phase', ({ phase }) => {
+        if (phase === 'listener-closed') listenerClosedMs = performance.now() - startedAt;
+      });
+      done = kind === 'shutdown' ? drainer.shutdown() : drainer.drain(undefined, { reason: 'soak' });
+    } else {
+      if (kind === 'shutdown') {
+        server.close();
+        listenerClosedMs = performance.now() - startedAt;
+      }
+      for (const session of targets) session.close();
+      done = Promise.all([closedAll(targets), socketsClosed]).then(() => undefined);
+    }
+    sample();
+    stopping = done.then((report) => {
+      const stopMs = performance.now() - startedAt;
+      const { user, system } = process.cpuUsage(cpuAtStart);
+      realClearInterval(sampler);
+      sample();
+      return {
+        stopMs,
+        listenerClosedMs,
+        socketsClosedMs,
+        cpuMs: Math.max(0, (user + system) / 1000 - timers.sampleMs),
+        userCpuMs: user / 1000,
+        systemCpuMs: system / 1000,
+        targets: targets.length,
+        // Sessions that opened after the stop began (accepted from the kernel's queue, or new ones during a drain).
+        openedDuring: sessionsSeen - seenAtStart,
+        openAfter: sessions.size,
+        timers,
+        report: report && {
+          total: report.total,
+          closed: report.closed,
+          forced: report.forced,
+          durationMs: report.durationMs,
+          completedRequests: report.results.reduce((sum, r) => sum + r.completedRequests, 0),
+          maxResultMs: report.results.reduce((max, r) => Math.max(max, r.durationMs), 0),
+        },
+      };
+    });
+    return { timersAtCall: liveTimers.size };
+  },
+  /** The outcome of stopH2. */
+  async waitStopped() {
+    if (!stopping) throw new Error('not stopping');
+    return await stopping;
   },
   /** Resolves once no socket is open (or after `timeoutMs`). */
   async waitClosed({ timeoutMs }) {

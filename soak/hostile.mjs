@@ -1,18 +1,23 @@
 #!/usr/bin/env node
-// Hostile-client soak (issue 12, cases 1-4): for each case, the same server bare
+// Hostile-client soak (issue 12, cases 1-5): for each case, the same server bare
 // (node:http / node:http2) and with drainkit, each in its own child process
 // (soak/hostile-server.mjs, --expose-gc), driven by a hostile client here, at a
 // scale N and 2N. Targets, per case:
 //   heap growth ≤ 2 × bare (+ 2 MB measurement floor), or ≤ 20 MB where bare has no equivalent;
 //   no event-loop block over 200 ms; linear time (time at 2N ≤ 2.5 × time at N, or under 100 ms).
 // Writes bench/results/hostile-<time>.json and .md (and hostile-latest.*). Exits 1 when a target is missed.
-// Usage: node soak/hostile.mjs [--only 1,2,3,4] [--scale 1]   (npm run soak:hostile; needs npm run build)
+// Case 5 (5, 5b, 5t: HTTP/2 sessions that never open a stream) adds its own targets: drainkit's
+// stop within idleGraceMs + STREAMLESS_MARGIN_MS, every session reported and none forced, each
+// given GOAWAY(NO_ERROR) and a clean close, one timer per drain operation, CPU linear in n.
+// Usage: node soak/hostile.mjs [--only 1,2,3,4,5,5b,5t] [--scale 1]   (npm run soak:hostile; needs npm run build)
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import http2 from 'node:http2';
 import net from 'node:net';
+import tls from 'node:tls';
+import { generate } from 'selfsigned';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 
@@ -29,8 +34,12 @@ const LINGER_MS = 1_500;
 const COMMAND_TIMEOUT_MS = 60_000;
 
 /** One server child: bare or drainkit, with a small request/reply protocol over IPC. */
-async function startServer(mode, protocol = 'h1') {
-  const child = fork(SERVER, [mode, protocol, String(LINGER_MS)], { execArgv: ['--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+async function startServer(mode, protocol = 'h1', env = {}) {
+  const child = fork(SERVER, [mode, protocol, String(LINGER_MS)], {
+    execArgv: ['--expose-gc'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    env: { ...process.env, ...env },
+  });
   const [ready] = await once(child, 'message');
   let seq = 0;
   const pending = new Map();
@@ -240,15 +249,186 @@ async function repeatedDrainsCase(server, n) {
   };
 }
 
+
+// ------------------------------------------------------------ case 5: stream-less HTTP/2 sessions
+
+const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+const frameHead = (type, flags) => Buffer.from([0, 0, 0, type, flags, 0, 0, 0, 0]);
+const SETTINGS = frameHead(4, 0);
+const SETTINGS_ACK = frameHead(4, 1);
+
+/**
+ * A client that completes the HTTP/2 preface and SETTINGS exchange (it acknowledges the
+ * server's SETTINGS) and never opens a stream, nor answers a PING. It closes when the
+ * server does (its FIN), as any client does. `outcome`: established (the server's SETTINGS
+ * came), its GOAWAYs ([lastStreamId, errorCode]), and how it ended.
+ */
+function streamlessSession(port, secure, tlsTimeoutMs = 10_000) {
+  const outcome = { established: false, goaways: [], ended: false, error: undefined, closed: undefined };
+  const socket = secure
+    ? tls.connect({ port, host: '127.0.0.1', ALPNProtocols: ['h2'], rejectUnauthorized: false })
+    : net.connect({ port, host: '127.0.0.1' });
+  outcome.socket = socket;
+  let buffer = Buffer.alloc(0);
+  let onEstablished;
+  const established = new Promise((resolve) => (onEstablished = resolve));
+  socket.once(secure ? 'secureConnect' : 'connect', () => socket.write(Buffer.concat([PREFACE, SETTINGS])));
+  socket.on('data', (chunk) => {
+    buffer = buffer.length === 0 ? chunk : Buffer.concat([buffer, chunk]);
+    while (buffer.length >= 9) {
+      const length = buffer.readUIntBE(0, 3);
+      if (buffer.length < 9 + length) break;
+      const [type, flags] = [buffer[3], buffer[4]];
+      if (type === 4 && !(flags & 1)) {
+        socket.write(SETTINGS_ACK);
+        outcome.established = true;
+        onEstablished();
+      } else if (type === 7) {
+        outcome.goaways.push([buffer.readUInt32BE(9) & 0x7fffffff, buffer.readUInt32BE(13)]);
+      }
+      buffer = buffer.subarray(9 + length);
+    }
+  });
+  socket.on('end', () => (outcome.ended = true));
+  socket.on('error', (error) => (outcome.error ??= error.code ?? String(error)));
+  outcome.closed = new Promise((resolve) =>
+    socket.once('close', () => {
+      onEstablished();
+      resolve();
+    }),
+  );
+  const timer = setTimeout(onEstablished, tlsTimeoutMs);
+  outcome.ready = established.then(() => clearTimeout(timer));
+  return outcome;
+}
+
+/** Opens `count` stream-less sessions, `concurrency` at a time, each established (or failed) before the next. */
+async function openStreamless(port, count, secure, concurrency = 100) {
+  const all = [];
+  for (let i = 0; i < count; i += concurrency) {
+    const batch = [];
+    for (let j = i; j < Math.min(count, i + concurrency); j++) batch.push(streamlessSession(port, secure));
+    await Promise.all(batch.map((s) => s.ready));
+    all.push(...batch);
+  }
+  return all;
+}
+
+/** How `sessions` ended: every one should have had a GOAWAY(NO_ERROR) and a clean close (FIN, no reset). */
+function tally(sessions) {
+  const counts = { sessions: sessions.length, established: 0, goaway: 0, goawayNoError: 0, cleanClose: 0, errors: {} };
+  for (const s of sessions) {
+    if (s.established) counts.established++;
+    if (s.goaways.length > 0) counts.goaway++;
+    if (s.goaways.length > 0 && s.goaways.every(([, code]) => code === 0)) counts.goawayNoError++;
+    if (s.ended && !s.error) counts.cleanClose++;
+    if (s.error) counts.errors[s.error] = (counts.errors[s.error] ?? 0) + 1;
+  }
+  return counts;
+}
+
+/** Resolves once every one of `sessions` has closed, or `timeoutMs` passed; true if all closed. */
+async function allClosed(sessions, timeoutMs) {
+  let timer;
+  const outcome = await Promise.race([
+    Promise.all(sessions.map((s) => s.closed)).then(() => true),
+    new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs, false))),
+  ]);
+  clearTimeout(timer);
+  return outcome;
+}
+
+/**
+ * 5: `n` HTTP/2 sessions (h2c, or TLS h2) that completed the preface and SETTINGS and never
+ * open a stream are open when a shutdown (`kind` 'shutdown') or a drain of every connection
+ * ('drain') begins, and n/10 more open right after it began. drainkit waits up to idleGraceMs
+ * from each session's start for its first stream (http2-drain.ts awaitFirstStream), so its
+ * stop takes about idleGraceMs; bare node:http2's equivalent (hostile-server.mjs stopH2:
+ * server.close() plus session.close() on every session) takes next to nothing, and refuses
+ * the request a browser was about to send on a fresh session: that is the difference this
+ * case prices, and it must be bounded by idleGraceMs whatever n is, with one timer per drain
+ * operation, a bounded cost per session, and every session reported (not forced).
+ * The sessions open right after the start: for a shutdown, the few the listener still
+ * accepts from the kernel's queue join it (the rest are refused, as the listener is closed);
+ * for a drain, the listener stays open and they are new sessions the drain leaves alone.
+ */
+async function streamlessCase(server, n, { kind, secure }) {
+  await server.call('mark');
+  const sessions = await openStreamless(server.port, n, secure);
+  const openStarted = Date.now();
+  const deadline = openStarted + 10_000;
+  while ((await server.call('sessions')).open < n && Date.now() < deadline) await sleep(20);
+  const serverSessions = await server.call('sessions');
+  const held = await server.call('measure');
+  const started = Date.now();
+  const call = await server.call('stopH2', { kind });
+  // Opened right after the stop began, all at once: "during the drain".
+  const late = [];
+  for (let i = 0; i < Math.max(1, Math.round(n / 10)); i++) late.push(streamlessSession(server.port, secure, 5_000));
+  const stopped = await server.call('waitStopped');
+  const timeMs = Date.now() - started;
+  const closedInTime = await allClosed(sessions, 10_000);
+  await Promise.all(late.map((s) => s.ready));
+  const after = await server.call('measure');
+  const lateTally = tally(late);
+  for (const s of [...sessions, ...late]) s.socket.destroy();
+  const perSessionHeapBytes = Math.round((held.heapGrowthMB * 2 ** 20) / Math.max(1, serverSessions.open));
+  return {
+    heapGrowthMB: held.heapGrowthMB,
+    maxBlockMs: Math.max(held.maxBlockMs, after.maxBlockMs),
+    timeMs,
+    stopMs: Math.round(stopped.stopMs),
+    cpuMs: Math.round(stopped.cpuMs),
+    timers: { ...stopped.timers, atCall: call.timersAtCall },
+    report: stopped.report,
+    targets: stopped.targets,
+    detail: {
+      sessions: serverSessions.open,
+      perSessionHeapBytes,
+      perSessionRssBytes: Math.round((held.rssGrowthMB * 2 ** 20) / Math.max(1, serverSessions.open)),
+      stopMs: Math.round(stopped.stopMs),
+      // The opening of the sessions (Node's own work, bare or not) and the stop, apart.
+      blockOpenMs: Math.round(held.maxBlockMs),
+      blockStopMs: Math.round(after.maxBlockMs),
+      listenerClosedMs: stopped.listenerClosedMs === undefined ? undefined : Math.round(stopped.listenerClosedMs),
+      cpuMs: Math.round(stopped.cpuMs),
+      cpuSplitMs: { user: Math.round(stopped.userCpuMs), system: Math.round(stopped.systemCpuMs), timerSampling: Math.round(stopped.timers.sampleMs) },
+      timers: { liveMax: stopped.timers.liveMax, liveBefore: stopped.timers.liveBefore, activeResourcesTimeoutMax: stopped.timers.resourcesMax, samples: stopped.timers.samples },
+      report: stopped.report,
+      clients: tally(sessions),
+      allClosed: closedInTime,
+      late: { ...lateTally, openedDuring: stopped.openedDuring },
+      heapAfterMB: Number(after.heapGrowthMB.toFixed(2)),
+    },
+  };
+}
+
+const IDLE_GRACE_MS = 1_000; // drainkit's default, which hostile-server.mjs keeps
+/** How much longer than idleGraceMs the stop of case 5 may take (the GOAWAYs, the closes, a loaded machine). */
+const STREAMLESS_MARGIN_MS = 400;
+
 const cases = [
   { id: '1', name: 'pipelined GETs behind a slow request, then close', run: pipelining, n: 20_000, protocol: 'h1', bare: true },
   { id: '2', name: 'clients writing after the drain FIN (lingering)', run: lingering, n: 4, protocol: 'h1', bare: true },
   { id: '3', name: 'an abort listener per request on one keep-alive connection', run: signals, n: 4_000, protocol: 'h1', bare: true },
   { id: '4', name: 'drainConnection() called repeatedly on one HTTP/2 connection', run: repeatedDrainsCase, n: 5_000, protocol: 'h2', bare: false },
+  { id: '5', name: 'h2c sessions that never open a stream, then shutdown()', run: (s, n) => streamlessCase(s, n, { kind: 'shutdown', secure: false }), n: 1_000, protocol: 'h2', bare: true, streamless: true },
+  { id: '5b', name: 'h2c sessions that never open a stream, then drain()', run: (s, n) => streamlessCase(s, n, { kind: 'drain', secure: false }), n: 1_000, protocol: 'h2', bare: true, streamless: true },
+  { id: '5t', name: 'TLS h2 sessions that never open a stream, then shutdown()', run: (s, n) => streamlessCase(s, n, { kind: 'shutdown', secure: true }), n: 250, protocol: 'h2tls', bare: true, streamless: true },
 ];
 
+let tlsEnv;
 async function runOne(testCase, mode, n) {
-  const server = await startServer(mode, testCase.protocol);
+  let env = {};
+  if (testCase.streamless) env.HOSTILE_COUNT_TIMERS = '1';
+  if (testCase.protocol === 'h2tls') {
+    tlsEnv ??= await generate([{ name: 'commonName', value: 'localhost' }], { keySize: 2048, algorithm: 'sha256' }).then((pems) => ({
+      HOSTILE_TLS_KEY: pems.private,
+      HOSTILE_TLS_CERT: pems.cert,
+    }));
+    env = { ...env, ...tlsEnv };
+  }
+  const server = await startServer(mode, testCase.protocol, env);
   try {
     return await testCase.run(server, n);
   } catch (error) {
@@ -277,7 +457,34 @@ function judge(testCase, figures) {
     ratio = b.timeMs / Math.max(1, a.timeMs);
     if (b.timeMs > LINEAR_FLOOR_MS && ratio > LINEAR_RATIO) failures.push(`time at 2N is ${ratio.toFixed(2)} × time at N (> ${LINEAR_RATIO}: not linear)`);
   }
+  if (testCase.streamless) failures.push(...judgeStreamless(figures));
   return { failures, timeRatio: ratio };
+}
+
+/** Case 5's own targets, drainkit's runs: bounded by idleGraceMs, all reported, one timer, linear CPU. */
+function judgeStreamless(figures) {
+  const failures = [];
+  const dk = figures.drainkit;
+  for (const [scale, run] of Object.entries(dk)) {
+    if (run.error) continue;
+    if (run.stopMs > IDLE_GRACE_MS + STREAMLESS_MARGIN_MS) failures.push(`drainkit ${scale}: the stop took ${run.stopMs} ms > idleGraceMs + ${STREAMLESS_MARGIN_MS} ms`);
+    const report = run.report;
+    if (!report || report.total < run.targets || report.forced > 0 || report.closed !== report.total) {
+      failures.push(`drainkit ${scale}: report ${JSON.stringify(report)} for ${run.targets} sessions (each must be reported, none forced)`);
+    }
+    const clients = run.detail.clients;
+    if (clients.goawayNoError !== clients.sessions || clients.cleanClose !== clients.sessions || !run.detail.allClosed) {
+      failures.push(`drainkit ${scale}: of ${clients.sessions} sessions ${clients.goawayNoError} had GOAWAY(NO_ERROR), ${clients.cleanClose} a clean close`);
+    }
+    // One timer per drain operation (a shutdown or a drain() is one), whatever the number of sessions.
+    if (run.timers.liveMax - run.timers.liveBefore > 1) failures.push(`drainkit ${scale}: ${run.timers.liveMax - run.timers.liveBefore} timers alive at once during the stop (> 1)`);
+  }
+  for (const [scale, run] of Object.entries(figures.bare ?? {})) if (run.error) failures.push(`bare ${scale}: ${run.error}`);
+  const [a, b] = [dk.N, dk['2N']];
+  if (a && b && !a.error && !b.error && b.cpuMs > LINEAR_FLOOR_MS && b.cpuMs > LINEAR_RATIO * Math.max(1, a.cpuMs)) {
+    failures.push(`the stop's CPU time at 2N is ${(b.cpuMs / Math.max(1, a.cpuMs)).toFixed(2)} × at N (> ${LINEAR_RATIO}: not linear)`);
+  }
+  return failures;
 }
 
 const fmt = (run, key, digits = 1) => (!run ? 'n/a' : run.error ? 'error' : run[key].toFixed(digits));
@@ -327,6 +534,39 @@ async function main() {
       const dk = result.figures.drainkit[scale];
       const verdict = scale === 'N' ? (result.pass ? 'pass' : `FAIL: ${result.failures.join('; ')}`) : `time ratio ${result.timeRatio?.toFixed(2) ?? 'n/a'}`;
       lines.push(`| ${result.id}. ${result.name} | ${scale} | ${dk?.n} | ${fmt(bare, 'heapGrowthMB')} | ${fmt(dk, 'heapGrowthMB')} | ${fmt(bare, 'maxBlockMs', 0)} | ${fmt(dk, 'maxBlockMs', 0)} | ${fmt(bare, 'timeMs', 0)} | ${fmt(dk, 'timeMs', 0)} | ${verdict} |`);
+    }
+  }
+  const streamless = results.filter((result) => cases.find((c) => c.id === result.id)?.streamless);
+  if (streamless.length > 0) {
+    lines.push(
+      '',
+      `Case 5 (HTTP/2 sessions that never open a stream, idleGraceMs ${IDLE_GRACE_MS} ms): the stop is drainkit's shutdown() or drain(), or bare node:http2's ` +
+        'server.close() (shutdown) and session.close() on every session. "timers": live timers made through setTimeout/setInterval during the stop, ' +
+        "unref'd included, above those before it (max), and process.getActiveResourcesInfo() 'Timeout' entries (max; ref'd timers only). " +
+        '"late": n/10 sessions opened right after the stop began: established / refused or reset, and sessions the server saw open before the stop ended ' +
+        "(for a shutdown, the listener's own plug connection, accepted and closed, may be among them; a drain leaves the late ones open: they are new).",
+      '',
+      '| case | scale | mode | sessions | stop ms | listener closed ms | CPU ms | heap B/session | RSS B/session | report total / forced | GOAWAY / clean close | timers (live, resources) | late: established / failed / on server |',
+      '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    );
+    for (const result of streamless) {
+      for (const scale of ['N', '2N']) {
+        for (const mode of ['bare', 'drainkit']) {
+          const run = result.figures[mode]?.[scale];
+          if (!run) continue;
+          if (run.error) {
+            lines.push(`| ${result.id} | ${scale} | ${mode} | error: ${run.error} |||||||||||`);
+            continue;
+          }
+          const d = run.detail;
+          const failed = d.late.sessions - d.late.established;
+          lines.push(
+            `| ${result.id} | ${scale} | ${mode} | ${d.sessions} | ${d.stopMs} | ${d.listenerClosedMs ?? '—'} | ${d.cpuMs} | ${d.perSessionHeapBytes} | ${d.perSessionRssBytes} | ` +
+              `${d.report ? `${d.report.total} / ${d.report.forced}` : '—'} | ${d.clients.goawayNoError} / ${d.clients.cleanClose} | ` +
+              `${d.timers.liveMax - d.timers.liveBefore}, ${d.timers.activeResourcesTimeoutMax} | ${d.late.established} / ${failed} / ${d.late.openedDuring} |`,
+          );
+        }
+      }
     }
   }
   const dir = new URL('../bench/results/', import.meta.url).pathname;
