@@ -547,8 +547,8 @@ async function main() {
         '"late": n/10 sessions opened right after the stop began: established / refused or reset, and sessions the server saw open before the stop ended ' +
         "(for a shutdown, the listener's own plug connection, accepted and closed, may be among them; a drain leaves the late ones open: they are new).",
       '',
-      '| case | scale | mode | sessions | stop ms | listener closed ms | CPU ms | heap B/session | RSS B/session | report total / forced | GOAWAY / clean close | timers (live, resources) | late: established / failed / on server |',
-      '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+      '| case | scale | mode | sessions | stop ms | listener closed ms | CPU ms | max block ms: opening / stop | heap B/session | RSS B/session | report total / forced | GOAWAY / clean close | timers (live, resources) | late: established / failed / on server |',
+      '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
     );
     for (const result of streamless) {
       for (const scale of ['N', '2N']) {
@@ -556,13 +556,13 @@ async function main() {
           const run = result.figures[mode]?.[scale];
           if (!run) continue;
           if (run.error) {
-            lines.push(`| ${result.id} | ${scale} | ${mode} | error: ${run.error} |||||||||||`);
+            lines.push(`| ${result.id} | ${scale} | ${mode} | error: ${run.error} ||||||||||||`);
             continue;
           }
           const d = run.detail;
           const failed = d.late.sessions - d.late.established;
           lines.push(
-            `| ${result.id} | ${scale} | ${mode} | ${d.sessions} | ${d.stopMs} | ${d.listenerClosedMs ?? '—'} | ${d.cpuMs} | ${d.perSessionHeapBytes} | ${d.perSessionRssBytes} | ` +
+            `| ${result.id} | ${scale} | ${mode} | ${d.sessions} | ${d.stopMs} | ${d.listenerClosedMs ?? '—'} | ${d.cpuMs} | ${d.blockOpenMs} / ${d.blockStopMs} | ${d.perSessionHeapBytes} | ${d.perSessionRssBytes} | ` +
               `${d.report ? `${d.report.total} / ${d.report.forced}` : '—'} | ${d.clients.goawayNoError} / ${d.clients.cleanClose} | ` +
               `${d.timers.liveMax - d.timers.liveBefore}, ${d.timers.activeResourcesTimeoutMax} | ${d.late.established} / ${failed} / ${d.late.openedDuring} |`,
           );
