@@ -548,7 +548,8 @@ async function main() {
     lines.push(
       '',
       `Case 5 (HTTP/2 sessions that never open a stream, idleGraceMs ${IDLE_GRACE_MS} ms): the stop is drainkit's shutdown() or drain(), or bare node:http2's ` +
-        'server.close() (shutdown) and session.close() on every session. "timers": live timers made through setTimeout/setInterval during the stop, ' +
+        `server.close() (shutdown) and session.close() on every session; drainkit's target: idleGraceMs + ${STREAMLESS_MARGIN_MS} ms + bare's stop. ` +
+        '"timers": live timers made through setTimeout/setInterval during the stop, ' +
         "unref'd included, above those before it (max), and process.getActiveResourcesInfo() 'Timeout' entries (max; ref'd timers only). " +
         '"late": n/10 sessions opened right after the stop began: established / refused or reset, and sessions the server saw open before the stop ended ' +
         "(for a shutdown, the listener's own plug connection, accepted and closed, may be among them; a drain leaves the late ones open: they are new).",
