@@ -1,4 +1,6 @@
+import { once } from 'node:events';
 import http2 from 'node:http2';
+import net from 'node:net';
 import { createDrainer } from '@drainkit/core';
 import type { DrainReport } from '@drainkit/core';
 import { describe, expect, it, vi } from 'vitest';
@@ -138,5 +140,32 @@ describe('HTTP/2 sessions that never open a stream (hostile case 5)', () => {
       expect(session.ended).toBe(true);
     }
     expect(run.peak).toBe(1);
+  });
+
+  it("a client that also ignores the server's FIN holds the drain lingerMs longer, then its socket is destroyed; not forced", async () => {
+    const server = track(http2.createServer((_req, res) => res.end('ok')));
+    const drainer = createDrainer(server, { idleGraceMs: 200, lingerMs: 300, timeoutMs: TIMEOUT_MS });
+    drainers.push(drainer);
+    const port = await listen(server);
+    // Preface and SETTINGS, then nothing: no stream, no SETTINGS ACK, no PING ACK, and no FIN of its own.
+    const socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+    clients.push(socket);
+    socket.on('error', () => undefined);
+    await once(socket, 'connect');
+    socket.write(Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), Buffer.from([0, 0, 0, FrameType.SETTINGS, 0, 0, 0, 0, 0])]));
+    let ended = false;
+    socket.on('end', () => (ended = true));
+    socket.resume();
+    await until(() => drainer.connections().length === 1, 5_000, 'the session to be tracked');
+    const report = await drainer.shutdown();
+    expect(ended).toBe(true);
+    expect(report).toMatchObject({ total: 1, closed: 1, forced: 0 });
+    // The grace (200 ms from the session's start), then the server's FIN, then lingerMs (300 ms) for the client's.
+    expect(report.results[0]!.durationMs).toBeGreaterThanOrEqual(400);
+    expect(report.results[0]!.durationMs).toBeLessThan(TIMEOUT_MS / 2);
+    // The server destroyed its side (the half-open client learns of it only when it writes).
+    expect(drainer.stats()).toMatchObject({ open: 0, forcedClosed: 0 });
+    const open = await new Promise<number>((resolve) => server.getConnections((_error, count) => resolve(count)));
+    expect(open).toBe(0);
   });
 });
