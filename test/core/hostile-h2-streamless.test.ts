@@ -123,9 +123,9 @@ describe('HTTP/2 sessions that never open a stream (hostile case 5)', () => {
       expect(run.drainer.stats()).toMatchObject({ open: 0, forcedClosed: 0 });
       // The shutdown's one drain operation: one timer, for 4 sessions as for 40.
       expect(run.peak).toBe(1);
-      // drainkit's timers are unref'd: getActiveResourcesInfo() lists none of them (it lists ref'd timers only).
-      // At most 1 above the count before: the worker's own (vitest) may come and go; one per session would be 40.
-      expect(run.resourcesPeak).toBeLessThanOrEqual(1);
+      // getActiveResourcesInfo() lists ref'd timers only: a shutdown's one timer is ref'd (drain.ts), a drain()'s is not.
+      // At most 2 above the count before: that one, and the worker's own (vitest) that may come and go; one per session would be 40.
+      expect(run.resourcesPeak).toBeLessThanOrEqual(2);
     }
     expect(many.peak).toBe(few.peak);
   });
