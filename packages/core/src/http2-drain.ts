@@ -64,7 +64,7 @@ export class Http2Strategy implements ProtocolStrategy {
     if (open && connection.inFlight === 0 && this.awaitFirstStream(connection, task, now)) return;
     // firstGoaway() ends the socket of a session already gone (or never made).
     if (!open) this.firstGoaway(connection, task, now);
-    else this.afterNextPoll(connection, task);
+    else this.afterNextPoll(connection);
   }
 
   /**
@@ -80,22 +80,21 @@ export class Http2Strategy implements ProtocolStrategy {
    * setImmediate pair per batch of sessions, not a timer; the task stays in
    * phase 0, so a stream arriving meanwhile (onStream) sends the GOAWAY at once.
    */
-  private afterNextPoll(connection: Connection, task: DrainTask): void {
-    this.pending.push(connection, task);
-    if (this.pending.length === 2) setImmediate(() => setImmediate(this.flushPending));
+  private afterNextPoll(connection: Connection): void {
+    this.pending.push(connection);
+    if (this.pending.length === 1) setImmediate(() => setImmediate(this.flushPending));
   }
 
-  private pending: Array<Connection | DrainTask> = [];
+  private pending: Connection[] = [];
 
   private readonly flushPending = (): void => {
     const pending = this.pending;
     this.pending = [];
     const now = Date.now();
-    for (let i = 0; i < pending.length; i += 2) {
-      const connection = pending[i] as Connection;
-      const task = pending[i + 1] as DrainTask;
+    for (const connection of pending) {
+      const task = connection.task;
       // Moved on meanwhile (a stream came, the deadline forced it, the session closed).
-      if (connection.task !== task || task.goawayPhase !== 0 || connection.state === 'closed') continue;
+      if (task === undefined || task.goawayPhase !== 0 || connection.state === 'closed') continue;
       this.firstGoaway(connection, task, now);
       this.host.reschedule(task);
     }
