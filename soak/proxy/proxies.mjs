@@ -58,6 +58,11 @@ export function haproxyConfig(dir, port, backends, { recipe = false, checkInterM
   const check = recipe ? ` check inter ${checkInterMs} fall 2 rise 1` : '';
   // h2: HTTP/2 without TLS to the servers (\`proto h2\`), HTTP/1.1 on the client side, as in front of a gRPC or h2c service.
   const proto = h2 ? ' proto h2' : '';
+  // The checks use the server's `proto h2` too (HAProxy 2.6 configuration.txt, 5.2 "check-proto": "If not
+  // defined, the server one will be used"). HAProxy adds no Host to a check request (4.2 "http-check send"),
+  // so its HEADERS carry neither :authority nor host, and Node's HTTP/2 (nghttp2) refuses such a request with
+  // RST_STREAM PROTOCOL_ERROR, which HAProxy reports as "Socket error". A host header makes it a valid request.
+  const checkHost = recipe && h2 ? '  http-check send hdr host localhost\n' : '';
   return `
 global
   maxconn 4096
@@ -81,7 +86,7 @@ frontend fe
   default_backend be
 backend be
   balance roundrobin
-${recipe ? '  option httpchk GET /ready\n' : ''}${backends.map((p, i) => `  server b${i} 127.0.0.1:${p}${proto}${check}`).join('\n')}
+${recipe ? '  option httpchk GET /ready\n' : ''}${checkHost}${backends.map((p, i) => `  server b${i} 127.0.0.1:${p}${proto}${check}`).join('\n')}
 `;
 }
 

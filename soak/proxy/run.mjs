@@ -36,10 +36,11 @@ const PROXIES = (flags.proxies ?? 'nginx,haproxy,haproxy-h2').split(',');
 const VARIANTS = (flags.variants ?? (SHORT ? 'drainkit,recipe' : 'drainkit,drainkit-grace,core,terminator,recipe,h2close')).split(',');
 /**
  * Variants for HTTP/1.1 backends only, and for HTTP/2 (h2c) backends only. The
- * recipe needs HAProxy's HTTP health checks, which over h2 (\`check-proto h2\`,
- * HAProxy 2.6.12) never reached Node's h2c server ("Socket error"): not tested there.
+ * recipe runs on both: over h2 HAProxy's checks use the server's \`proto h2\` and
+ * need a host header (\`http-check send hdr host localhost\`, proxies.mjs), without
+ * which Node refuses the check's stream (RST_STREAM PROTOCOL_ERROR, "Socket error").
  */
-const H1_ONLY = new Set(['core', 'terminator', 'drainkit-grace', 'recipe']);
+const H1_ONLY = new Set(['core', 'terminator', 'drainkit-grace']);
 const H2_ONLY = new Set(['h2close']);
 const SCENARIOS = (flags.scenarios ?? 'restart,drain').split(',');
 const RESTARTS = Number(flags.restarts ?? (SHORT ? 2 : 16));
@@ -234,7 +235,7 @@ function writeResults(rows) {
     `Proxy soak (\`npm run soak:proxy\`, ${results.at.slice(0, 10)}, Node ${process.version}): 64 keep-alive clients through the proxy, half GET, half POST, no client retries;`,
     `restart = ${RESTARTS} rolling restarts (SIGTERM, wait for exit, start again, alternating backends); drain = \`drain()\` of backend A every ${DRAIN_EVERY_MS} ms for ${DRAIN_SECONDS} s.`,
     'haproxy-h2: HAProxy with `proto h2` to h2c backends (`http2.createServer`) and `retry-on conn-failure empty-response`; haproxy-h2-defaults: the same without retry-on; h2close = Node\'s own `session.close()` on every session, no drainkit.',
-    'Backends: drainkit = `createDrainer(server)` defaults (idleGraceMs 1 000) + `handleSignals()`; drainkit-grace = the same with idleGraceMs 250; core = `server.close()` + `closeIdleConnections()`; terminator = http-terminator; recipe = drainkit defaults + `shutdownDelayMs: 1500`, the proxy health-checking `/ready` (HAProxy `option httpchk`, `inter 500 fall 2`; nginx open source: passive `max_fails=1` only). Settings: docs/proxies.md.',
+    'Backends: drainkit = `createDrainer(server)` defaults (idleGraceMs 1 000) + `handleSignals()`; drainkit-grace = the same with idleGraceMs 250; core = `server.close()` + `closeIdleConnections()`; terminator = http-terminator; recipe = drainkit defaults + `shutdownDelayMs: 1500`, the proxy health-checking `/ready` (HAProxy `option httpchk`, `inter 500 fall 2`, over h2 with `http-check send hdr host localhost`; nginx open source: passive `max_fails=1` only). Settings: docs/proxies.md.',
     '',
     '| proxy | backend | scenario | requests | lost GET | lost POST | how they failed | of which accept-backlog resets | median restart | drainkit `unanswered` |',
     '|---|---|---|---:|---:|---:|---|---:|---:|---:|',
