@@ -63,6 +63,11 @@ export function haproxyConfig(dir, port, backends, { recipe = false, checkInterM
   // so its HEADERS carry neither :authority nor host, and Node's HTTP/2 (nghttp2) refuses such a request with
   // RST_STREAM PROTOCOL_ERROR, which HAProxy reports as "Socket error". A host header makes it a valid request.
   const checkHost = recipe && h2 ? '  http-check send hdr host localhost\n' : '';
+  // HAPROXY_NO_DELAY=1: `option http-no-delay` (off by default; HAProxy's manual advises against it). It lifts
+  // HAProxy's ~200 ms hold of a Content-Length response whose END_STREAM comes in a separate empty DATA frame,
+  // as Node's compatibility API sends it (HAProxy issue 3447; docs/proxies.md), which caps the h2 runs at
+  // about a tenth of the HTTP/1.1 request rate.
+  const noDelay = process.env.HAPROXY_NO_DELAY ? '\n  option http-no-delay' : '';
   return `
 global
   maxconn 4096
@@ -80,7 +85,7 @@ defaults
   timeout check 2s
   retries 3${retryOn ? `\n  retry-on ${retryOn}` : ''}
   option redispatch
-  http-reuse always
+  http-reuse always${noDelay}
 frontend fe
   bind 127.0.0.1:${port}
   default_backend be
