@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import net from 'node:net';
+import tls from 'node:tls';
 
 /**
  * A minimal HTTP/2 client on a raw socket (RFC 9113 framing, HPACK literals
@@ -30,7 +31,7 @@ export interface RawStream {
 }
 
 export class RawH2Client {
-  readonly socket: net.Socket;
+  readonly socket: net.Socket | tls.TLSSocket;
   readonly frames: Frame[] = [];
   readonly goaways: Array<{ lastStreamId: number; errorCode: number }> = [];
   readonly streams = new Map<number, RawStream>();
@@ -44,7 +45,7 @@ export class RawH2Client {
   private nextStreamId = 1;
   private waiters: Array<() => void> = [];
 
-  private constructor(socket: net.Socket) {
+  private constructor(socket: net.Socket | tls.TLSSocket) {
     this.socket = socket;
     socket.on('data', (chunk: Buffer) => this.receive(chunk));
     socket.on('end', () => {
@@ -58,9 +59,16 @@ export class RawH2Client {
     }));
   }
 
-  static async connect(port: number): Promise<RawH2Client> {
-    const socket = net.connect(port, '127.0.0.1');
-    await once(socket, 'connect');
+  /**
+   * `allowHalfOpen`: keep our side open after the server's FIN (a client that ignores it: never ends nor destroys its socket).
+   * `tls`: h2 over TLS (ALPN h2, any certificate).
+   */
+  static async connect(port: number, options: { allowHalfOpen?: boolean; tls?: boolean } = {}): Promise<RawH2Client> {
+    const allowHalfOpen = options.allowHalfOpen ?? false;
+    // tls.connect() hands allowHalfOpen to its TLSSocket (lib/_tls_wrap.js); @types/node leaves it out.
+    const tlsOptions: tls.ConnectionOptions & { allowHalfOpen: boolean } = { port, host: '127.0.0.1', rejectUnauthorized: false, ALPNProtocols: ['h2'], allowHalfOpen };
+    const socket = options.tls ? tls.connect(tlsOptions) : net.connect({ port, host: '127.0.0.1', allowHalfOpen });
+    await once(socket, options.tls ? 'secureConnect' : 'connect');
     const client = new RawH2Client(socket);
     socket.write(PREFACE);
     client.send(FrameType.SETTINGS, 0, 0, Buffer.alloc(0));
@@ -79,6 +87,11 @@ export class RawH2Client {
     ]);
     this.send(FrameType.HEADERS, END_HEADERS | END_STREAM, id, block);
     return id;
+  }
+
+  /** Sends a PING (its ACK is recorded in `frames`). */
+  ping(): void {
+    this.send(FrameType.PING, 0, 0, Buffer.alloc(8));
   }
 
   ackPings(): void {

@@ -172,7 +172,7 @@ export class DrainTask {
   droppedRequests = 0;
   abortedRequests = 0;
   forced = false;
-  /** HTTP/1.1 and upgraded: when our FIN was sent; from then on we only wait for the peer's. */
+  /** HTTP/1.1 and upgraded: when our FIN was sent; from then on we only wait for the peer's. HTTP/2: when `session.close()` was called (the FIN follows). */
   endedAt = 0;
   /** HTTP/1.1: a request head was arriving when the drain began, so it is served once complete. */
   servePartialHead = false;

@@ -1,5 +1,7 @@
 import { constants } from 'node:http2';
-import type { Connection, DrainTask } from './connection.js';
+import type { Socket } from 'node:net';
+import { kConnection } from './connection.js';
+import type { Carrier, Connection, DrainTask } from './connection.js';
 import type { ProtocolStrategy, StrategyHost } from './strategy.js';
 
 /** Largest stream id (RFC 9113 §5.1.1): "no stream is refused yet" in the first GOAWAY. */
@@ -43,9 +45,22 @@ const FIRST_STREAM_DEADLINE_MARGIN_MS = 50;
  * delays the close by `goawayPingTimeoutMs`. So with no stream open the final
  * GOAWAY follows after IDLE_SETTLE_MS: at most that much later than
  * `session.close()`, which refuses streams already on the wire at once.
+ *
+ * Once the last stream has closed, `session.close()`; Node then ends the
+ * socket, our FIN, and the drain is over the moment it is out
+ * (lingering-close.ts): the socket lingers for the client's FIN on the
+ * drainer's one linger timer, as an HTTP/1.1 one does.
  */
 export class Http2Strategy implements ProtocolStrategy {
-  constructor(private readonly host: StrategyHost) {}
+  /** The socket's 'finish' listener, one function for every session (`this` is the socket). */
+  private readonly finSent: (this: Socket) => void;
+
+  constructor(private readonly host: StrategyHost) {
+    this.finSent = function (this: Socket) {
+      const task = (this as Carrier)[kConnection]?.task;
+      if (task !== undefined) host.advance(task, Date.now());
+    };
+  }
 
   begin(connection: Connection, task: DrainTask, now: number): void {
     const session = connection.session;
@@ -123,7 +138,10 @@ export class Http2Strategy implements ProtocolStrategy {
     try {
       session.goaway(constants.NGHTTP2_NO_ERROR, MAX_STREAM_ID);
       session.ping((error) => {
-        if (!error) this.finalGoaway(connection, task);
+        if (error || task.goawayPhase !== 1 || connection.state === 'closed') return;
+        this.finalGoaway(connection, task);
+        // Through the host: the close, the deadline, and the release once the FIN is out.
+        this.host.advance(task, Date.now());
       });
     } catch {
       // The session is closing on its own; the timer moves it on.
@@ -152,8 +170,8 @@ export class Http2Strategy implements ProtocolStrategy {
     connection.socket.destroy();
   }
 
+  /** Phase 2: the final GOAWAY names the last stream processed; the caller goes on to closeWhenDone. */
   private finalGoaway(connection: Connection, task: DrainTask): void {
-    if (task.goawayPhase !== 1 || connection.state === 'closed') return;
     task.goawayPhase = 2;
     task.wakeAt = Infinity;
     const session = connection.session;
@@ -164,10 +182,20 @@ export class Http2Strategy implements ProtocolStrategy {
         // Already closing.
       }
     }
-    this.closeWhenDone(connection, task, Date.now());
-    this.host.reschedule(task);
   }
 
+  /**
+   * With no stream left: `session.close()`. Once nghttp2 has flushed what it
+   * had to send, Node ends the socket (`finishSessionClose` in
+   * lib/internal/http2/core.js calls `socket.end()`; Node 20.20, 22.23, 24.22,
+   * 26.12), never within close() itself (by the next check phase when
+   * nothing is left to write, here). The socket's 'finish' says our FIN is
+   * out (`writableFinished`: its shutdown request has completed); it brings
+   * the task back through `advance`, and lingering-close.ts releases it:
+   * nothing can be served on the session after that FIN, so its result is
+   * final. The listener goes with the event, or with the socket when it is
+   * destroyed first.
+   */
   private closeWhenDone(connection: Connection, task: DrainTask, now: number): void {
     if (connection.inFlight > 0) return;
     const session = connection.session;
@@ -175,7 +203,10 @@ export class Http2Strategy implements ProtocolStrategy {
       task.endedAt = now;
       // close() lets remaining streams end and then ends the socket (no reset).
       if (session && !session.closed) session.close();
+      const socket = connection.socket;
+      if (!socket.writableFinished && !socket.destroyed) socket.once('finish', this.finSent);
     } else if (now >= task.endedAt + this.host.settings.lingerMs) {
+      // Our FIN has not left in all that time (a client that reads nothing): no lingering close without it.
       session?.destroy();
       connection.socket.destroy();
       return;

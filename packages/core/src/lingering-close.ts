@@ -5,16 +5,19 @@ import type { Duplex } from 'node:stream';
 import { discardAfterFin } from './linger.js';
 
 /**
- * A draining HTTP/1.1 (or hook-less upgraded) connection that has written
- * its last response and sent its FIN is done: it can never carry a request
- * again. It leaves the registry now; its socket lingers, reading and
- * discarding, until the client's FIN or `lingerMs` (RFC 9112 §9.6), so the
- * close is not a reset. Waiting on the client for that would make every
- * drain (and shutdown) only as fast as the slowest client's FIN.
+ * A draining connection that has written its last response and sent its FIN
+ * is done: it can never carry a request again. It leaves the registry now; its
+ * socket lingers, reading and discarding, until the client's FIN or `lingerMs`
+ * (RFC 9112 §9.6), so the close is not a reset. Waiting on the client for that
+ * would make every drain (and shutdown) only as fast as the slowest client's FIN.
+ * HTTP/1.1 and hook-less upgraded: once `end()` is called (the FIN queued).
+ * HTTP/2: once the socket Node ended after `session.close()` has finished
+ * (http2-drain.ts closeWhenDone), so no frame of the session is still unwritten.
  */
 export function releaseIfDone(core: DrainerCore, task: DrainTask, now: number): boolean {
   const connection = task.connection;
-  if (task.endedAt === 0 || connection.inFlight > 0 || connection.protocol === 'h2' || task.result) return false;
+  if (task.endedAt === 0 || connection.inFlight > 0 || task.result) return false;
+  if (connection.protocol === 'h2' && !connection.socket.writableFinished) return false;
   const socket = lingeringSocket(connection);
   // Already closing: its close event settles it.
   if (socket.destroyed) return false;
