@@ -126,7 +126,7 @@ export interface DrainerOptions {
   /**
    * After drainkit half-closes a connection it keeps reading until the client
    * closes its side, at most this long, so that the close is not a TCP reset
-   * (RFC 9112 §9.6). Default 1 000 ms. A client that writes more than 1 MiB
+   * (RFC 9112 §9.6). Default 1 000 ms. An HTTP/1.1 client that writes more than 1 MiB
    * meanwhile is reset then (it is not about to close). A plain-TCP connection
    * silent for `idleGraceMs` + 1 s is closed without lingering, as Node core
    * closes an idle connection (docs/protocols.md).
