@@ -1,4 +1,5 @@
 import http2 from 'node:http2';
+import type { Socket } from 'node:net';
 import { createDrainer } from '@drainkit/core';
 import type { Drainer } from '@drainkit/core';
 import { describe, expect, it } from 'vitest';
@@ -35,6 +36,9 @@ async function session(kind: Kind, slow = false) {
   const server = track(kind === 'h2c' ? http2.createServer(handler) : http2.createSecureServer(await testCertificate(), handler));
   const drainer = createDrainer(server, { lingerMs: LINGER_MS, timeoutMs: 10_000 });
   drainers.push(drainer);
+  // The server's side of the one connection (the TLSSocket over TLS: the one drainkit tracks).
+  let serverSocket: Socket | undefined;
+  server.on(kind === 'h2c' ? 'connection' : 'secureConnection', (socket: Socket) => (serverSocket = socket));
   const port = await listen(server);
   const client = await RawH2Client.connect(port, { allowHalfOpen: true, tls: kind === 'tls' });
   clients.push(client);
@@ -45,7 +49,8 @@ async function session(kind: Kind, slow = false) {
     await responded;
     await until(() => drainer.connections()[0]?.state === 'idle', 5_000, 'the stream to close');
   }
-  return { drainer, server, client, release: gate.resolve, responded };
+  if (serverSocket === undefined) throw new Error('no server socket');
+  return { drainer, server, client, serverSocket, release: gate.resolve, responded };
 }
 
 /** When `socketsClosed()` resolves (0 until then). */
@@ -61,7 +66,8 @@ describe("HTTP/2: the drain's result is final once the server's FIN is out", () 
   it.each(['h2c', 'tls'] as const)(
     '%s: shutdown() resolves without waiting lingerMs for a client that ignores the FIN; the socket lingers, unreset, until the client closes; socketsClosed() waits for it',
     async (kind) => {
-      const { drainer, client, release, responded } = await session(kind, true);
+      const { drainer, client, serverSocket, release, responded } = await session(kind, true);
+      const finishListeners = serverSocket.listenerCount('finish');
       const startedAt = Date.now();
       const stopping = drainer.shutdown();
       // The stream in flight finishes during the drain: the report counts it.
@@ -80,6 +86,8 @@ describe("HTTP/2: the drain's result is final once the server's FIN is out", () 
       await client.waitFor(() => client.ended, "the server's FIN");
       expect(drainer.stats()).toMatchObject({ open: 0, lingering: 1, drained: 1, forcedClosed: 0 });
       expect(drainer.connections()).toHaveLength(0);
+      // The 'finish' listener that released it went with the event.
+      expect(serverSocket.listenerCount('finish')).toBe(finishListeners);
       const closed = watchSocketsClosed(drainer);
       // The server still reads: a frame sent after its FIN is discarded, not answered with a reset.
       await sleep(200);
