@@ -3,10 +3,11 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import { createDrainer } from '@drainkit/core';
 import type { DrainReport } from '@drainkit/core';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FrameType, RawH2Client } from '../helpers/h2-raw.js';
 import { listen, until } from '../helpers/net.js';
 import { cleanupAfterEach } from '../helpers/cleanup.js';
+import { countTimers } from '../helpers/timers.js';
 
 // Hostile case 5 at test scale (soak/hostile.mjs has it at 1,000-2,000 sessions):
 // HTTP/2 clients that complete the preface and SETTINGS and never open a stream.
@@ -21,32 +22,6 @@ const { drainers, clients, track } = env;
 const MAX_STREAM_ID = 2 ** 31 - 1;
 const IDLE_GRACE_MS = 400;
 const TIMEOUT_MS = 10_000;
-
-/** Timers alive now, made through the global setTimeout (drainkit's all are; unref'd ones included). */
-function countTimers() {
-  const live = new Set<NodeJS.Timeout>();
-  const realSet = globalThis.setTimeout;
-  const realClear = globalThis.clearTimeout;
-  const setSpy = vi.spyOn(globalThis, 'setTimeout').mockImplementation(((fn: (...args: unknown[]) => void, ms?: number, ...args: unknown[]) => {
-    const timer: NodeJS.Timeout = realSet(() => {
-      live.delete(timer);
-      fn(...args);
-    }, ms);
-    live.add(timer);
-    return timer;
-  }) as typeof setTimeout);
-  const clearSpy = vi.spyOn(globalThis, 'clearTimeout').mockImplementation(((timer: NodeJS.Timeout) => {
-    live.delete(timer);
-    realClear(timer);
-  }) as typeof clearTimeout);
-  return {
-    live,
-    restore() {
-      setSpy.mockRestore();
-      clearSpy.mockRestore();
-    },
-  };
-}
 
 const activeTimeouts = () => process.getActiveResourcesInfo().filter((type) => type === 'Timeout').length;
 

@@ -1,10 +1,11 @@
 import { once } from 'node:events';
 import http from 'node:http';
 import net from 'node:net';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { createDrainer, DrainError } from '@drainkit/core';
 import type { Drainer } from '@drainkit/core';
 import { closeServer, deferred, get, listen, RawClient, request, until } from '../helpers/net.js';
+import { countTimers } from '../helpers/timers.js';
 
 interface Fixture {
   server: http.Server;
@@ -305,23 +306,8 @@ describe('HTTP/1.1 per-connection drain', () => {
     const idle = await Promise.all(Array.from({ length: 10 }, () => client(f.port)));
     await until(() => f.drainer.stats().inFlight === 10 && f.drainer.stats().open === 20);
     // Track the timers drainkit keeps alive (unref'd timers are invisible to getActiveResourcesInfo).
-    const live = new Set<NodeJS.Timeout>();
-    let peak = 0;
-    const realSet = globalThis.setTimeout;
-    const realClear = globalThis.clearTimeout;
-    const setSpy = vi.spyOn(globalThis, 'setTimeout').mockImplementation(((fn: () => void, ms?: number) => {
-      const timer: NodeJS.Timeout = realSet(() => {
-        live.delete(timer);
-        fn();
-      }, ms);
-      live.add(timer);
-      peak = Math.max(peak, live.size);
-      return timer;
-    }) as typeof setTimeout);
-    const clearSpy = vi.spyOn(globalThis, 'clearTimeout').mockImplementation(((timer: NodeJS.Timeout) => {
-      live.delete(timer);
-      realClear(timer);
-    }) as typeof clearTimeout);
+    const timers = countTimers();
+    const live = timers.live;
     try {
       // Busy connections wait for their handlers; idle ones wait out idleGraceMs: all on one timer.
       const draining = f.drainer.drain(undefined, { timeoutMs: 10_000 });
@@ -341,11 +327,10 @@ describe('HTTP/1.1 per-connection drain', () => {
       await Promise.all(idle.map((c) => c.closed));
       await until(() => f.drainer.stats().lingering === 0);
       // At most: two operations and the linger timer.
-      expect(peak).toBeLessThanOrEqual(3);
+      expect(timers.peak).toBeLessThanOrEqual(3);
       expect(live.size).toBe(0);
     } finally {
-      setSpy.mockRestore();
-      clearSpy.mockRestore();
+      timers.restore();
     }
   });
 
