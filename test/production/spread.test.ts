@@ -40,10 +40,11 @@ describe('drain(filter, { spreadMs })', () => {
     const totalMs = Date.now() - startedAt;
     expect(report).toMatchObject({ total: 10, closed: 10, forced: 0 });
     const offsets = startTimes.map((t) => t - startedAt).sort((a, b) => a - b);
-    // Drain i of n starts at spreadMs * i / n: 0, 50, ..., 450 ms.
+    // Drain i of n starts at spreadMs * i / n: 0, 50, ..., 450 ms: never early (all at once would fail
+    // that), and not late by more than a loaded machine's timer lag (+40 ms was exceeded by 1 ms once).
     offsets.forEach((offset, i) => {
       expect(offset).toBeGreaterThanOrEqual(i * 50 - 2);
-      expect(offset).toBeLessThan(i * 50 + 40);
+      expect(offset).toBeLessThan(i * 50 + 90);
     });
     expect(totalMs).toBeGreaterThanOrEqual(440);
     expect(totalMs).toBeLessThan(1_000);
