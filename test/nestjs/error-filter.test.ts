@@ -115,7 +115,11 @@ describe.each(platforms)('DrainErrorFilter and readiness headers on %s', (platfo
     target = undefined;
     await readinessFailed;
     // The listener stays open for shutdownDelayMs: a probe on a new connection still gets an answer.
-    const [refused, byDefault, other] = await Promise.all(['/ready', '/ready-default', '/fast'].map((path) => request(agent(), app.port, path)));
+    const [refused, byDefault, other] = await Promise.all([
+      request(agent(), app.port, '/ready'),
+      request(agent(), app.port, '/ready-default'),
+      request(agent(), app.port, '/fast'),
+    ]);
     expect(refused.status).toBe(503);
     expect(refused.headers['retry-after']).toBe('7');
     expect(refused.headers['cache-control']).toBe('no-store');
