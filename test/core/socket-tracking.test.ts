@@ -1,18 +1,16 @@
 import { EventEmitter } from 'node:events';
 import http from 'node:http';
 import type { Socket } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createDrainer } from '@drainkit/core';
-import { closeServer, get, listen, RawClient, until } from '../helpers/net.js';
+import { get, listen, RawClient, until } from '../helpers/net.js';
+import { cleanupAfterEach } from '../helpers/cleanup.js';
 
 // drainkit learns of a tracked socket's close through the socket's own emit, which it
 // installs only once the socket is being destroyed (socket-tracking.ts): until then the
 // socket's emit is EventEmitter's, as every other stream's is.
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const { track } = cleanupAfterEach();
 
 async function serve(onSocket?: (socket: Socket) => void) {
   const sockets: Socket[] = [];
@@ -20,11 +18,8 @@ async function serve(onSocket?: (socket: Socket) => void) {
   if (onSocket) server.prependListener('connection', onSocket);
   server.on('connection', (socket: Socket) => sockets.push(socket));
   const drainer = createDrainer(server);
+  track(server, drainer);
   const port = await listen(server);
-  cleanups.push(async () => {
-    drainer.dispose();
-    await closeServer(server);
-  });
   return { drainer, port, sockets };
 }
 
